@@ -1,0 +1,3 @@
+import { assert, it } from "@effect/vitest"
+import { placeholder } from "../src/index.ts"
+it("smoke", () => assert.strictEqual(placeholder, 1))
