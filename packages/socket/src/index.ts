@@ -1,1 +1,11 @@
-export const placeholder = 1
+/**
+ * TCP connections as Effect Streams and Scopes, with typed OS errors and fake sockets.
+ *
+ * @since 0.1.0
+ */
+export * as Address from "./Address.ts"
+export * as Connection from "./Connection.ts"
+export * as FakeNetwork from "./FakeNetwork.ts"
+export * as OSError from "./OSError.ts"
+export * as SocketOptions from "./SocketOptions.ts"
+export * as Tcp from "./Tcp.ts"

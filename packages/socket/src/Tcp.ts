@@ -1,0 +1,159 @@
+/**
+ * The TCP service: `connect` and `listen`, behind an Effect service so that
+ * programs depend on it and not on Node. `layer` runs it on `node:net`,
+ * `layerTest` on an in-memory network (see `FakeNetwork`).
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer } from "effect"
+import type { Duration, Scope } from "effect"
+import type { Address } from "./Address.ts"
+import type { Connection } from "./Connection.ts"
+import { FakeNetwork } from "./FakeNetwork.ts"
+import * as FakeTcp from "./internal/fake.ts"
+import * as NodeTcp from "./internal/node.ts"
+import type { AcceptError, ConnectError, ListenError } from "./OSError.ts"
+
+/**
+ * Options that apply to every connection, made by `connect` or accepted by a server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SocketSettings {
+  /** TCP_NODELAY. Default `true`, as in asyncio. */
+  readonly noDelay?: boolean | undefined
+  /** SO_KEEPALIVE: `true`, or the idle time before the first probe. Default off. */
+  readonly keepAlive?: boolean | Duration.Input | undefined
+  /** Bytes read ahead of the consumer before reading pauses (asyncio's `limit`). Default 64 KiB. */
+  readonly readLimit?: number | undefined
+  /** SO_RCVBUF to ask the kernel for. Default: the kernel's. */
+  readonly receiveBufferSize?: number | undefined
+  /** SO_SNDBUF to ask the kernel for. Default: the kernel's. */
+  readonly sendBufferSize?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions extends SocketSettings {
+  /** Default `127.0.0.1`. */
+  readonly host?: string | undefined
+  readonly port: number
+  /** Fails with `TimeoutError` when the connection is not established in time. Default: none. */
+  readonly timeout?: Duration.Input | undefined
+  /** The local address to connect from. */
+  readonly localAddress?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenOptions extends SocketSettings {
+  /** Default `127.0.0.1`: never all interfaces unless asked. */
+  readonly host?: string | undefined
+  /** Default 0: a free port, then in `Server.address`. */
+  readonly port?: number | undefined
+  /** Default 100, as the seed. */
+  readonly backlog?: number | undefined
+  /** SO_REUSEPORT, so several processes can share the port. Default `false`. */
+  readonly reusePort?: boolean | undefined
+  /** Connections beyond this are closed at once and counted as rejected. Default: no limit. */
+  readonly maxConnections?: number | undefined
+  /** A connection with no traffic either way for this long fails its reads with `TimeoutError`. Default: none. */
+  readonly idleTimeout?: Duration.Input | undefined
+  /** How long running handlers may finish when the server's scope closes. Default 10 seconds. */
+  readonly shutdownGrace?: Duration.Input | undefined
+}
+
+/**
+ * Counters of a server's connections.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerStats {
+  /** Connections open now. */
+  readonly active: number
+  /** Connections accepted since the server started. */
+  readonly accepted: number
+  /** Connections closed at once because `maxConnections` was reached. */
+  readonly rejected: number
+}
+
+/**
+ * A listening socket, owned by the `Scope` that `listen` ran in. Closing that
+ * scope stops accepting at once, lets running handlers finish within the
+ * shutdown grace period, then interrupts the rest and closes every socket.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Server {
+  /** The bound address (with the real port when 0 was asked for). */
+  readonly address: Address
+  /** Waits for the next connection; it is owned by the caller's scope. */
+  readonly accept: Effect.Effect<Connection, AcceptError, Scope.Scope>
+  /**
+   * Runs `handler` for every connection, each in its own fiber and scope (the
+   * connection closes when its handler ends). A handler's failure ends that
+   * connection only and is logged with its typed error; accept errors are
+   * logged and the server keeps serving. Runs until interrupted; handlers
+   * belong to the server, so interrupting `serve` stops accepting while
+   * running handlers get the shutdown grace period.
+   */
+  readonly serve: <E, R>(
+    handler: (connection: Connection) => Effect.Effect<unknown, E, R>
+  ) => Effect.Effect<never, never, R>
+  readonly stats: Effect.Effect<ServerStats>
+}
+
+/**
+ * The TCP service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Tcp extends Context.Service<Tcp, {
+  readonly connect: (options: ConnectOptions) => Effect.Effect<Connection, ConnectError, Scope.Scope>
+  readonly listen: (options?: ListenOptions) => Effect.Effect<Server, ListenError, Scope.Scope>
+}>()("@effect-tcp/socket/Tcp") {}
+
+/**
+ * Opens a connection, owned by the current scope.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const connect = (options: ConnectOptions): Effect.Effect<Connection, ConnectError, Tcp | Scope.Scope> =>
+  Effect.flatMap(Tcp, (tcp) => tcp.connect(options))
+
+/**
+ * Binds a listener, owned by the current scope.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const listen = (options?: ListenOptions): Effect.Effect<Server, ListenError, Tcp | Scope.Scope> =>
+  Effect.flatMap(Tcp, (tcp) => tcp.listen(options))
+
+/**
+ * The Node.js implementation, on `node:net`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Tcp> = Layer.effect(Tcp, NodeTcp.make)
+
+/**
+ * Fake sockets: the same service on an in-memory network, with `FakeNetwork`
+ * to script faults and read the wire log. Nothing touches the OS.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest: Layer.Layer<Tcp | FakeNetwork> = Layer.effectContext(
+  Effect.map(FakeTcp.make, ({ network, tcp }) => Context.make(Tcp, tcp).pipe(Context.add(FakeNetwork, network)))
+)
