@@ -1,0 +1,158 @@
+/**
+ * Runs an app's command as the process: the first SIGINT or SIGTERM
+ * interrupts the program so that its finalizers shut it down gracefully, a
+ * second one exits at once with 130. Whatever the program fails with becomes
+ * one line on stderr (in the log format) and an exit code from `ExitCode`,
+ * never a stack trace (set `ECHO_DEBUG=1` for the full cause).
+ *
+ * @since 0.1.0
+ */
+import { NodeServices } from "@effect/platform-node"
+import { Cause, Effect, Exit, Layer, Predicate, Runtime } from "effect"
+import { CliError, CliOutput, Command } from "effect/cli"
+import * as ExitCode from "./ExitCode.ts"
+import * as Logging from "./Logging.ts"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The program's name, first on its error lines. */
+  readonly name: string
+  readonly version: string
+  /** The exit code after a graceful shutdown on the first signal (the server: 0, the client: 130). */
+  readonly signalExitCode: number
+}
+
+let signal: NodeJS.Signals | undefined
+
+/**
+ * The signal that started the shutdown, if one did.
+ *
+ * @since 0.1.0
+ * @category signals
+ */
+export const receivedSignal = (): NodeJS.Signals | undefined => signal
+
+/**
+ * One line for a failure: `ConnectionRefusedError: [Errno 111] Connection refused (127.0.0.1:8888)`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const describe = (error: unknown): string => {
+  if (Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) && error instanceof Error) {
+    return `${error._tag}: ${error.message}`
+  }
+  if (error instanceof Error) return `${error.name}: ${error.message}`
+  return `Unexpected failure: ${String(error)}`
+}
+
+const errorFields = (error: unknown): Record<string, unknown> => {
+  const fields: Record<string, unknown> = {}
+  if (Predicate.hasProperty(error, "_tag")) fields.error = error._tag
+  for (const key of ["errno", "code", "syscall", "host", "port"]) {
+    if (Predicate.hasProperty(error, key) && error[key] !== undefined) fields[key] = error[key]
+  }
+  return fields
+}
+
+const logfmtValue = (value: unknown): string => {
+  const text = String(value)
+  return /^[\w.:/@-]+$/.test(text) ? text : JSON.stringify(text)
+}
+
+/**
+ * Writes the one line for a failure in the process's log format.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const report = (name: string, error: unknown): void => {
+  const message = describe(error)
+  const timestamp = new Date().toISOString()
+  switch (Logging.currentFormat()) {
+    case "json":
+      process.stderr.write(
+        JSON.stringify({ message, level: "ERROR", timestamp, annotations: { program: name, ...errorFields(error) } }) +
+          "\n"
+      )
+      return
+    case "logfmt": {
+      const fields = { timestamp, level: "ERROR", message, program: name, ...errorFields(error) }
+      process.stderr.write(Object.entries(fields).map(([k, v]) => `${k}=${logfmtValue(v)}`).join(" ") + "\n")
+      return
+    }
+    case "pretty":
+      process.stderr.write(`${name}: ${message}\n`)
+  }
+}
+
+const usageMessage = (error: CliError.CliError): string =>
+  error._tag === "MissingOption" || error._tag === "MissingArgument" || error._tag === "InvalidValue" ||
+    error._tag === "UnrecognizedOption" || error._tag === "DuplicateOption"
+    ? error.message
+    : String(error.message)
+
+// Usage errors are one line naming the problem, not the whole help page.
+const presenter = (name: string) =>
+  CliOutput.layerPresenter({
+    present: (event) =>
+      event._tag === "InvalidInvocation"
+        ? Effect.sync(() => {
+          const first = event.errors[0]
+          const text = first === undefined ? "invalid invocation" : usageMessage(first).replaceAll("\n", " ")
+          process.stderr.write(`${name}: ${text} (see ${name} --help)\n`)
+        })
+        : CliOutput.defaultPresenter.present(event)
+  })
+
+const isUsageError = (error: unknown): boolean => CliError.isCliError(error)
+
+const teardown = (options: Options): Runtime.Teardown => (exit, onExit) => {
+  if (Exit.isSuccess(exit)) return onExit(ExitCode.codes.ok)
+  const cause = exit.cause
+  if (Cause.hasInterruptsOnly(cause)) {
+    return onExit(signal !== undefined ? options.signalExitCode : ExitCode.codes.interrupted)
+  }
+  const error = Cause.squash(cause)
+  if (isUsageError(error)) return onExit(ExitCode.codes.usage)
+  if (process.env.ECHO_DEBUG === "1") process.stderr.write(Cause.pretty(cause) + "\n")
+  report(options.name, error)
+  onExit(ExitCode.of(error))
+}
+
+const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
+  const onSignal = (received: NodeJS.Signals) => {
+    if (signal !== undefined) {
+      // the second signal: no more waiting
+      process.exit(ExitCode.codes.interrupted)
+    }
+    signal = received
+    fiber.interruptUnsafe(fiber.id)
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+  fiber.addObserver((exit) => {
+    process.off("SIGINT", onSignal)
+    process.off("SIGTERM", onSignal)
+    teardown(exit, (code) => process.exit(code))
+  })
+})
+
+/**
+ * Runs the command with the process's arguments, as described above.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = <Name extends string, Input, E, ContextInput>(
+  command: Command.Command<Name, Input, ContextInput, E, Command.Environment>,
+  options: Options
+): void =>
+  command.pipe(
+    Command.run({ version: options.version }),
+    Effect.provide(Layer.merge(NodeServices.layer, presenter(options.name))),
+    (program) => runMain(program, { disableErrorReporting: true, teardown: teardown(options) })
+  )

@@ -1,0 +1,8 @@
+/**
+ * What the echo apps share as processes: log formats, exit codes, signals.
+ *
+ * @since 0.1.0
+ */
+export * as ExitCode from "./ExitCode.ts"
+export * as Logging from "./Logging.ts"
+export * as Main from "./Main.ts"
