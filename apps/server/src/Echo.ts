@@ -1,0 +1,134 @@
+/**
+ * The echo service (RFC 862): every byte a client sends comes back, in order,
+ * until the client closes; then the server finishes sending and closes.
+ * Nothing a peer sends is ever interpreted.
+ *
+ * `echo` is the lean hot path; `handler` wraps it once per connection with the
+ * logs (opened, closed and why) and the byte metrics.
+ *
+ * @since 0.1.0
+ */
+import { Address, SocketOptions } from "@effect-tcp/socket"
+import type { Connection, OSError } from "@effect-tcp/socket"
+import { Cause, Clock, Effect, Exit, LogLevel, Stream } from "effect"
+import * as Metrics from "./Metrics.ts"
+
+/**
+ * Echoes every chunk back as it arrives (batches of chunks in one write, with
+ * backpressure), then half-closes once the peer has: no per-chunk work beyond
+ * the write.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const echo = (connection: Connection.Connection): Effect.Effect<void, OSError.ReadError | OSError.WriteError> =>
+  connection.stream.pipe(
+    Stream.runForEachArray((chunks) => connection.writeAll(chunks)),
+    Effect.andThen(connection.end)
+  )
+
+/**
+ * Why a connection closed, as logged:
+ * - `eof`: the peer closed its side and everything was echoed,
+ * - `idle-timeout`: no traffic either way for the idle timeout,
+ * - `reset`: the connection was lost (reset, broken pipe, aborted),
+ * - `error`: any other socket error,
+ * - `shutdown`: the server shut down before the peer closed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CloseReason = "eof" | "idle-timeout" | "reset" | "error" | "shutdown"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Closed {
+  readonly reason: CloseReason
+  /** The tag of the socket error that ended the connection, if one did. */
+  readonly error?: string | undefined
+  readonly message?: string | undefined
+}
+
+const lost = new Set(["ConnectionResetError", "BrokenPipeError", "ConnectionAbortedError"])
+
+/**
+ * How the echo of a connection ended.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const closedBy = (exit: Exit.Exit<unknown, OSError.ReadError | OSError.WriteError>): Closed => {
+  if (Exit.isSuccess(exit)) return { reason: "eof" }
+  const cause = exit.cause
+  const failure = Cause.findErrorOption(cause)
+  if (failure._tag === "Some") {
+    const error = failure.value
+    const reason: CloseReason = error._tag === "TimeoutError"
+      ? "idle-timeout"
+      : lost.has(error._tag)
+      ? "reset"
+      : "error"
+    return { reason, error: error._tag, message: error.message }
+  }
+  if (Cause.hasInterrupts(cause)) return { reason: "shutdown" }
+  const defect = Cause.squash(cause)
+  return { reason: "error", error: "Defect", message: defect instanceof Error ? defect.message : String(defect) }
+}
+
+const opened = (connection: Connection.Connection): Effect.Effect<void> =>
+  Effect.flatMap(
+    LogLevel.isEnabled("Info"),
+    (enabled) =>
+      enabled
+        ? Effect.flatMap(
+          connection.options,
+          (options) => Effect.annotateLogs(Effect.logInfo("Connection opened"), SocketOptions.toRecord(options))
+        )
+        : Effect.void
+  )
+
+const closed = (
+  connection: Connection.Connection,
+  startedAt: number,
+  exit: Exit.Exit<unknown, OSError.ReadError | OSError.WriteError>
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const received = yield* connection.bytesRead
+    const sent = yield* connection.bytesWritten
+    const now = yield* Clock.currentTimeMillis
+    yield* Metrics.recordClosed(received, sent)
+    const { error, message, reason } = closedBy(exit)
+    const annotations: Record<string, unknown> = {
+      reason,
+      bytesIn: received,
+      bytesOut: sent,
+      durationMs: now - startedAt
+    }
+    if (error !== undefined) annotations.error = error
+    if (message !== undefined) annotations.errorMessage = message
+    const log = reason === "error" ? Effect.logWarning("Connection closed") : Effect.logInfo("Connection closed")
+    yield* Effect.annotateLogs(log, annotations)
+  })
+
+/**
+ * The handler the server runs for each connection: logs it opened (peer,
+ * connection id and the socket's options), echoes, then logs it closed with
+ * the byte counts, duration and reason, and adds the bytes to the metrics.
+ * A socket error ends this connection only; it is logged here, not raised.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const handler = (connection: Connection.Connection): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const startedAt = yield* Clock.currentTimeMillis
+    yield* opened(connection)
+    yield* echo(connection).pipe(
+      Effect.onExit((exit) => closed(connection, startedAt, exit)),
+      Effect.ignore
+    )
+  }).pipe(
+    Effect.annotateLogs({ connectionId: connection.id, peer: Address.format(connection.remoteAddress) })
+  )

@@ -1,0 +1,158 @@
+/**
+ * The echo server as a program on the `Tcp` service: listen, log where, serve
+ * every connection with the echo handler, log the stats now and then, and on
+ * interruption (the first SIGINT/SIGTERM) stop accepting at once, let open
+ * connections finish within the shutdown timeout, then log the final stats.
+ *
+ * @since 0.1.0
+ */
+import { Main } from "@effect-tcp/runtime"
+import { Address, Tcp } from "@effect-tcp/socket"
+import type { OSError } from "@effect-tcp/socket"
+import { Duration, Effect, Schedule } from "effect"
+import * as Echo from "./Echo.ts"
+import * as Metrics from "./Metrics.ts"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly host: string
+  readonly port: number
+  readonly backlog: number
+  readonly reusePort: boolean
+  readonly noDelay: boolean
+  readonly readLimit: number
+  readonly receiveBufferSize?: number | undefined
+  readonly sendBufferSize?: number | undefined
+  /** `undefined`: no cap. */
+  readonly maxConnections?: number | undefined
+  /** `undefined`: connections may stay idle for ever. */
+  readonly idleTimeout?: Duration.Duration | undefined
+  readonly shutdownTimeout: Duration.Duration
+  /** `undefined`: stats are logged on shutdown only. */
+  readonly statsInterval?: Duration.Duration | undefined
+}
+
+/**
+ * The defaults of the command line: the seed's address, backlog and read
+ * limit, with the security defaults on (idle timeout, connection cap).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaults = {
+  host: "127.0.0.1",
+  port: 8888,
+  backlog: 100,
+  reusePort: false,
+  noDelay: true,
+  readLimit: 65536,
+  maxConnections: 10_000,
+  idleTimeout: Duration.seconds(300),
+  shutdownTimeout: Duration.seconds(10)
+} as const satisfies Options
+
+/**
+ * What `Tcp.listen` is asked for.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const listenOptions = (options: Options): Tcp.ListenOptions => ({
+  host: options.host,
+  port: options.port,
+  backlog: options.backlog,
+  reusePort: options.reusePort,
+  noDelay: options.noDelay,
+  readLimit: options.readLimit,
+  receiveBufferSize: options.receiveBufferSize,
+  sendBufferSize: options.sendBufferSize,
+  maxConnections: options.maxConnections,
+  idleTimeout: options.idleTimeout,
+  shutdownGrace: options.shutdownTimeout
+})
+
+const seconds = (duration: Duration.Duration | undefined): number | "off" =>
+  duration === undefined ? "off" : Duration.toSeconds(duration)
+
+const listeningAnnotations = (options: Options, address: Address.Address): Record<string, unknown> => ({
+  host: address.host,
+  port: address.port,
+  backlog: options.backlog,
+  reusePort: options.reusePort,
+  noDelay: options.noDelay,
+  readLimit: options.readLimit,
+  recvBufferSize: options.receiveBufferSize ?? "default",
+  sendBufferSize: options.sendBufferSize ?? "default",
+  maxConnections: options.maxConnections ?? "off",
+  idleTimeoutSeconds: seconds(options.idleTimeout),
+  shutdownTimeoutSeconds: seconds(options.shutdownTimeout),
+  statsIntervalSeconds: seconds(options.statsInterval)
+})
+
+const logStats = (message: string, server: Tcp.Server): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    yield* Metrics.sync(yield* server.stats)
+    const snapshot = yield* Metrics.snapshot
+    yield* Effect.annotateLogs(Effect.logInfo(message), { ...snapshot })
+  })
+
+/**
+ * Hooks for the process around the server (a worker tells its parent where it listens).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Hooks {
+  readonly onListening?: ((address: Address.Address) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * Runs the echo server until interrupted. Fails only if it cannot listen
+ * (`AddressInUseError` names the address); everything after that is logged.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run: (options: Options, hooks?: Hooks) => Effect.Effect<never, OSError.ListenError, Tcp.Tcp> = Effect.fn(
+  "EchoServer.run"
+)(function*(options: Options, hooks?: Hooks) {
+  let server: Tcp.Server | undefined
+  // registered before listening, so it runs after the server has drained
+  yield* Effect.addFinalizer(() => server === undefined ? Effect.void : logStats("Stopped", server))
+  server = yield* Tcp.listen(listenOptions(options))
+  const address = server.address
+  yield* Effect.annotateLogs(
+    Effect.logInfo(`Serving on ${Address.format(address)}`),
+    listeningAnnotations(options, address)
+  )
+  if (Address.isUnspecified(address.host)) {
+    yield* Effect.annotateLogs(
+      Effect.logWarning(`Listening on all interfaces (${address.host}): reachable from other hosts`),
+      { host: address.host, port: address.port }
+    )
+  }
+  const listening = server
+  // runs first on shutdown: the server's own finalizer then stops accepting and drains
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      const stats = yield* listening.stats
+      yield* Effect.annotateLogs(Effect.logInfo("Shutting down"), {
+        signal: Main.receivedSignal() ?? "none",
+        active: stats.active,
+        shutdownTimeoutSeconds: Duration.toSeconds(options.shutdownTimeout)
+      })
+    })
+  )
+  if (options.statsInterval !== undefined) {
+    yield* logStats("Stats", listening).pipe(
+      Effect.repeat(Schedule.spaced(options.statsInterval)),
+      Effect.delay(options.statsInterval),
+      Effect.forkScoped
+    )
+  }
+  if (hooks?.onListening !== undefined) yield* hooks.onListening(address)
+  return yield* listening.serve(Echo.handler)
+}, Effect.scoped)
