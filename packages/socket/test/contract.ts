@@ -1,0 +1,313 @@
+// The contract of the Tcp service, written once and run against every
+// implementation (`contract.test.ts`): the Node layer on loopback and the fake
+// network. A behaviour in which they differ fails here.
+//
+// Every test runs on the live clock (the Node layer needs real time), is bounded
+// by a timeout, and only ever binds 127.0.0.1 port 0.
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Deferred, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
+import type { Layer } from "effect"
+import * as Os from "node:os"
+import * as Tcp from "../src/Tcp.ts"
+import { decode, encode, eventually, readAll, reader } from "./util.ts"
+
+const errno = Os.constants.errno
+
+const bounded = "10 seconds"
+
+export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
+  const test = (title: string, body: () => Effect.Effect<void, unknown, Tcp.Tcp | Scope.Scope>) =>
+    it.live(title, () => body().pipe(Effect.scoped, Effect.provide(layer), Effect.timeout(bounded)))
+
+  describe(`Tcp contract: ${name}`, () => {
+    test("listen binds 127.0.0.1 on a free port; connect and accept pair the addresses", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen({ port: 0 })
+        assert.strictEqual(server.address.host, "127.0.0.1")
+        assert.strictEqual(server.address.family, "IPv4")
+        assert.isTrue(server.address.port > 0)
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* server.accept
+        assert.deepStrictEqual(client.remoteAddress, server.address)
+        assert.deepStrictEqual(accepted.localAddress, server.address)
+        assert.deepStrictEqual(accepted.remoteAddress, client.localAddress)
+        assert.strictEqual(client.localAddress.host, "127.0.0.1")
+        assert.notStrictEqual(client.id, accepted.id)
+        const stats = yield* server.stats
+        assert.deepStrictEqual(stats, { active: 1, accepted: 1, rejected: 0 })
+      }))
+
+    test("echo: what the client writes comes back, and the byte counters agree", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        yield* Effect.forkScoped(server.serve((connection) => Stream.run(connection.stream, connection.sink)))
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const read = yield* reader(client)
+        yield* client.write(encode("Hello World!"))
+        assert.strictEqual(decode(yield* read.read(12)), "Hello World!")
+        yield* client.writeAll([encode("one "), encode("two "), encode("three")])
+        assert.strictEqual(decode(yield* read.read(13)), "one two three")
+        assert.strictEqual(yield* client.bytesWritten, 25)
+        assert.strictEqual(yield* client.bytesRead, 25)
+      }))
+
+    test("EOF: the peer's end ends the stream cleanly, after everything it wrote", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* server.accept
+        yield* client.write(encode("abc"))
+        yield* client.write(encode("def"))
+        yield* client.end
+        assert.strictEqual(yield* readAll(accepted), "abcdef")
+        // and a second end is harmless
+        yield* client.end
+      }))
+
+    test("half-close: after the client's end, the server still answers", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* server.accept
+        yield* client.write(encode("question"))
+        yield* client.end
+        assert.strictEqual(yield* readAll(accepted), "question")
+        yield* accepted.write(encode("answer"))
+        yield* accepted.end
+        assert.strictEqual(yield* readAll(client), "answer")
+      }))
+
+    test("half-close: after the server's end, the client still sends", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* server.accept
+        yield* accepted.write(encode("greeting"))
+        yield* accepted.end
+        assert.strictEqual(yield* readAll(client), "greeting")
+        yield* client.write(encode("still here"))
+        yield* client.end
+        assert.strictEqual(yield* readAll(accepted), "still here")
+      }))
+
+    test("writing after one's own end fails with BrokenPipeError", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const client = yield* Tcp.connect({ port: server.address.port })
+        yield* server.accept
+        yield* client.end
+        const error = yield* Effect.flip(client.write(encode("late")))
+        assert.strictEqual(error._tag, "BrokenPipeError")
+      }))
+
+    test("backpressure: a writer to a peer that does not read suspends, with bounded memory", () =>
+      Effect.gen(function*() {
+        const total = 32 * 1024 * 1024
+        const chunk = new Uint8Array(64 * 1024).fill(7)
+        const server = yield* Tcp.listen({ readLimit: 16 * 1024 })
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* server.accept
+        let written = 0
+        const writer = yield* Effect.forkChild(Effect.gen(function*() {
+          while (written < total) {
+            yield* client.write(chunk)
+            written += chunk.length
+          }
+          yield* client.end
+        }))
+        // The writer stops once the buffers are full, and stays stopped.
+        yield* Effect.sleep(300)
+        const first = written
+        yield* Effect.sleep(300)
+        assert.strictEqual(written, first, "the writer kept going while nobody read")
+        assert.isTrue(written < total, `${written} bytes were accepted without a reader`)
+        assert.isUndefined(writer.pollUnsafe())
+        // Reading releases it, and every byte arrives.
+        const received = yield* Stream.runFold(accepted.stream, () => 0, (n, bytes) => n + bytes.length)
+        assert.strictEqual(received, total)
+        yield* Fiber.join(writer)
+      }))
+
+    test("connect where nothing listens fails with ConnectionRefusedError", () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const server = yield* Tcp.listen().pipe(Scope.provide(scope))
+        const port = server.address.port
+        yield* Scope.close(scope, Exit.void)
+        const error = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port }))
+        assert.strictEqual(error._tag, "ConnectionRefusedError")
+        assert.strictEqual(error.code, "ECONNREFUSED")
+        assert.strictEqual(error.errno, errno.ECONNREFUSED)
+        assert.strictEqual(error.syscall, "connect")
+        assert.strictEqual(error.host, "127.0.0.1")
+        assert.strictEqual(error.port, port)
+        assert.include(error.message, `[Errno ${errno.ECONNREFUSED}]`)
+      }))
+
+    test("a second listener on the same port fails with AddressInUseError", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const error = yield* Effect.flip(Tcp.listen({ port: server.address.port }))
+        assert.strictEqual(error._tag, "AddressInUseError")
+        assert.strictEqual(error.code, "EADDRINUSE")
+        assert.strictEqual(error.errno, errno.EADDRINUSE)
+        assert.strictEqual(error.port, server.address.port)
+      }))
+
+    test("writing to a peer that closed fails with BrokenPipeError, after reading its EOF", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const scope = yield* Scope.make()
+        yield* server.accept.pipe(Scope.provide(scope))
+        yield* Scope.close(scope, Exit.void)
+        assert.strictEqual(yield* readAll(client), "")
+        // A real peer answers the first write after its close with an RST.
+        const error = yield* client.write(encode("anyone?")).pipe(
+          Effect.andThen(Effect.sleep(20)),
+          Effect.repeat({ times: 100 }),
+          Effect.flip
+        )
+        assert.strictEqual(error._tag, "BrokenPipeError")
+        assert.strictEqual(error.errno, errno[error.code as keyof typeof errno])
+      }))
+
+    test("a reset peer: reading fails with ConnectionResetError, writing with BrokenPipeError", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* server.accept
+        yield* accepted.reset
+        const error = yield* Effect.flip(Stream.runDrain(client.stream))
+        assert.strictEqual(error._tag, "ConnectionResetError")
+        assert.strictEqual(error.code, "ECONNRESET")
+        assert.strictEqual(error.errno, errno.ECONNRESET)
+        const writeError = yield* Effect.flip(client.write(encode("anyone?")))
+        assert.strictEqual(writeError._tag, "BrokenPipeError")
+      }))
+
+    test("idle timeout: a silent connection fails its reads with TimeoutError", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen({ idleTimeout: "200 millis" })
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* server.accept
+        const started = yield* Clock.currentTimeMillis
+        // Traffic keeps it alive ...
+        yield* client.write(encode("ping"))
+        const read = yield* reader(accepted)
+        assert.strictEqual(decode(yield* read.read(4)), "ping")
+        // ... silence does not.
+        const error = yield* Effect.flip(read.rest)
+        const elapsed = (yield* Clock.currentTimeMillis) - started
+        assert.strictEqual(error._tag, "TimeoutError")
+        assert.strictEqual(error.errno, errno.ETIMEDOUT)
+        assert.isAtLeast(elapsed, 150)
+      }))
+
+    test("maxConnections: extra connections are closed at once and counted as rejected", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen({ maxConnections: 1 })
+        yield* Effect.forkScoped(server.serve(() => Effect.never))
+        yield* Tcp.connect({ port: server.address.port })
+        yield* eventually(server.stats, (stats) => stats.active === 1)
+        const extra = yield* Tcp.connect({ port: server.address.port })
+        assert.strictEqual(yield* readAll(extra), "")
+        const stats = yield* eventually(server.stats, (stats) => stats.rejected === 1)
+        assert.deepStrictEqual(stats, { active: 1, accepted: 1, rejected: 1 })
+      }))
+
+    test("serve: a handler's failure ends its connection only; the server keeps serving", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        yield* Effect.forkScoped(server.serve((connection) =>
+          Effect.gen(function*() {
+            const read = yield* reader(connection)
+            const command = decode(yield* read.read(4))
+            if (command === "fail") return yield* Effect.fail("handler failed on purpose")
+            if (command === "boom") return yield* Effect.die("handler died on purpose")
+            yield* connection.write(encode(`ok:${command}`))
+          })
+        ))
+        for (const command of ["fail", "boom"]) {
+          const client = yield* Tcp.connect({ port: server.address.port })
+          yield* client.write(encode(command))
+          assert.strictEqual(yield* readAll(client), "")
+        }
+        const client = yield* Tcp.connect({ port: server.address.port })
+        yield* client.write(encode("echo"))
+        assert.strictEqual(yield* readAll(client), "ok:echo")
+        const stats = yield* eventually(server.stats, (stats) => stats.active === 0)
+        assert.strictEqual(stats.accepted, 3)
+      }))
+
+    test("shutdown: stops accepting at once, lets handlers finish within the grace, then interrupts", () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const server = yield* Tcp.listen({ shutdownGrace: "400 millis" }).pipe(Scope.provide(scope))
+        const port = server.address.port
+        const interrupted = yield* Deferred.make<void>()
+        yield* server.serve((connection) =>
+          Effect.gen(function*() {
+            const read = yield* reader(connection)
+            const kind = decode(yield* read.read(4))
+            if (kind === "slow") {
+              return yield* Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)))
+            }
+            yield* read.read(3)
+            yield* connection.write(encode("bye"))
+          })
+        ).pipe(Effect.forkIn(scope))
+        const fast = yield* Tcp.connect({ port })
+        const slow = yield* Tcp.connect({ port })
+        yield* fast.write(encode("fast"))
+        yield* slow.write(encode("slow"))
+        yield* eventually(server.stats, (stats) => stats.active === 2)
+        yield* Effect.sleep(50)
+        const started = yield* Clock.currentTimeMillis
+        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+        yield* Effect.sleep(50)
+        const refused = yield* Effect.flip(Tcp.connect({ port }))
+        assert.strictEqual(refused._tag, "ConnectionRefusedError")
+        // A running handler finishes within the grace period ...
+        yield* fast.write(encode("end"))
+        assert.strictEqual(yield* readAll(fast), "bye")
+        assert.isTrue(Option.isNone(yield* Deferred.poll(interrupted)))
+        // ... the rest are interrupted after it, and their peers see the close.
+        assert.strictEqual(yield* readAll(slow), "")
+        yield* Deferred.await(interrupted)
+        yield* Fiber.join(closing)
+        assert.isAtLeast((yield* Clock.currentTimeMillis) - started, 350)
+      }))
+
+    test("closing a connection's scope by interruption closes it: the peer sees EOF", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const fiber = yield* Effect.forkChild(Effect.scoped(Effect.gen(function*() {
+          const client = yield* Tcp.connect({ port: server.address.port })
+          yield* client.write(encode("hi"))
+          return yield* Effect.never
+        })))
+        const accepted = yield* server.accept
+        const read = yield* reader(accepted)
+        assert.strictEqual(decode(yield* read.read(2)), "hi")
+        yield* Fiber.interrupt(fiber)
+        assert.strictEqual((yield* read.rest).length, 0)
+      }))
+
+    test("options reflect what was asked: TCP_NODELAY by default, SO_KEEPALIVE when asked", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const client = yield* Tcp.connect({ port: server.address.port, noDelay: false, keepAlive: true })
+        const accepted = yield* server.accept
+        const mine = yield* client.options
+        const theirs = yield* accepted.options
+        assert.strictEqual(mine.noDelay, false)
+        assert.strictEqual(mine.keepAlive, true)
+        assert.strictEqual(theirs.noDelay, true)
+        assert.strictEqual(theirs.keepAlive, false)
+        assert.strictEqual(theirs.reusePort, false)
+        assert.isTrue(mine.receiveBufferSize === undefined || mine.receiveBufferSize > 0)
+        assert.isTrue(mine.sendBufferSize === undefined || mine.sendBufferSize > 0)
+      }))
+  })
+}
