@@ -1,5 +1,725 @@
 // The Node.js implementation of the Tcp service, on node:net (issue 3).
-import { Effect } from "effect"
-import type { Tcp } from "../Tcp.ts"
+//
+// Reading: the socket flows ('data' events) into a small array queue; when the
+// queue holds `readLimit` bytes the socket is paused, and the next pull takes
+// every queued chunk as one batch and resumes it. A pull that finds nothing
+// waits for the next chunk, which is handed to it directly. No copies, no
+// Effect per chunk beyond the one the batch is delivered in.
+//
+// Writing: `socket.write` returning true costs nothing more; false suspends the
+// writer until 'drain'. Everything is owned by a Scope: closing it closes the
+// socket and waits for its handle to be gone.
+import { Cause, Duration, Effect, Exit, FiberSet, Scope, Sink, Stream } from "effect"
+import type { Fiber } from "effect"
+import type { NonEmptyReadonlyArray } from "effect/Array"
+import * as Net from "node:net"
+import type { Address } from "../Address.ts"
+import { format as formatAddress } from "../Address.ts"
+import type { Connection } from "../Connection.ts"
+import * as OSError from "../OSError.ts"
+import type { ConnectOptions, ListenOptions, Server, SocketSettings, Tcp } from "../Tcp.ts"
+import * as Sockopt from "./sockopt.ts"
 
-export const make: Effect.Effect<Tcp["Service"]> = Effect.die("not implemented yet")
+const defaultReadLimit = 64 * 1024
+const defaultBacklog = 100
+const defaultShutdownGrace = Duration.seconds(10)
+/** How long closing a connection waits for Node to flush what was written before it gives up. */
+const flushOnCloseMillis = 5_000
+
+let nextConnectionId = 0
+
+const ignore = (): void => {}
+
+type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
+
+type Batch = NonEmptyReadonlyArray<Uint8Array>
+
+const toAddress = (host: string | undefined, port: number | undefined, family: string | undefined): Address => ({
+  host: host ?? "unknown",
+  port: port ?? 0,
+  family: family === "IPv6" ? "IPv6" : "IPv4"
+})
+
+const syscallOf = (cause: unknown, fallback: string): string => {
+  const syscall = (cause as { readonly syscall?: unknown } | null)?.syscall
+  return typeof syscall === "string" ? syscall : fallback
+}
+
+const codeOf = (cause: unknown): unknown => (cause as { readonly code?: unknown } | null)?.code
+
+const seconds = (millis: number): string => `${Number((millis / 1000).toFixed(3))}s`
+
+// -----------------------------------------------------------------------------
+// settings
+// -----------------------------------------------------------------------------
+
+interface ResolvedSettings {
+  readonly noDelay: boolean
+  readonly keepAlive: boolean
+  readonly keepAliveInitialDelay: number
+  readonly readLimit: number
+  readonly receiveBufferSize: number | undefined
+  readonly sendBufferSize: number | undefined
+  readonly idleTimeoutMillis: number | undefined
+}
+
+const resolveSettings = (settings: SocketSettings, idleTimeout?: Duration.Input | undefined): ResolvedSettings => {
+  const keepAlive = settings.keepAlive
+  const readLimit = settings.readLimit ?? defaultReadLimit
+  return {
+    noDelay: settings.noDelay ?? true,
+    keepAlive: keepAlive !== undefined && keepAlive !== false,
+    keepAliveInitialDelay: keepAlive === undefined || typeof keepAlive === "boolean" ? 0 : Duration.toMillis(keepAlive),
+    readLimit: readLimit > 0 ? readLimit : defaultReadLimit,
+    receiveBufferSize: settings.receiveBufferSize,
+    sendBufferSize: settings.sendBufferSize,
+    idleTimeoutMillis: idleTimeout === undefined ? undefined : Math.max(1, Math.round(Duration.toMillis(idleTimeout)))
+  }
+}
+
+const applySettings = (socket: Net.Socket, settings: ResolvedSettings): void => {
+  socket.setNoDelay(settings.noDelay)
+  if (settings.keepAlive) socket.setKeepAlive(true, settings.keepAliveInitialDelay)
+  if (settings.receiveBufferSize !== undefined) Sockopt.setReceiveBufferSize(socket, settings.receiveBufferSize)
+  if (settings.sendBufferSize !== undefined) Sockopt.setSendBufferSize(socket, settings.sendBufferSize)
+}
+
+// -----------------------------------------------------------------------------
+// connection
+// -----------------------------------------------------------------------------
+
+interface Wrapped {
+  readonly connection: Connection
+  /** The scope finalizer: closes the socket (at once on interruption) and waits until its handle is gone. */
+  readonly close: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+}
+
+const doneEffect = Cause.done()
+
+/** Wraps a connected socket; applies the settings, starts reading. */
+const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): Wrapped => {
+  const id = ++nextConnectionId
+  const remoteAddress = toAddress(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
+  const localAddress = toAddress(socket.localAddress, socket.localPort, socket.localFamily)
+  const where = { host: remoteAddress.host, port: remoteAddress.port }
+  const readLimit = settings.readLimit
+  const idleMillis = settings.idleTimeoutMillis
+
+  // read side
+  let queue: Array<Uint8Array> = []
+  let queued = 0
+  let paused = false
+  let eof = false
+  let readError: OSError.ReadError | undefined
+  let readWaiter: Resume<Batch, OSError.ReadError | Cause.Done> | undefined
+  let bytesRead = 0
+  // write side
+  let bytesWritten = 0
+  let drainWaiters: Array<Resume<void, OSError.WriteError>> = []
+  let failure: unknown
+  // lifecycle
+  let closed = false
+  let closeWaiters: Array<() => void> = []
+
+  const brokenPipe = (detail: string): OSError.WriteError =>
+    OSError.fromCode("EPIPE", { syscall: "write", ...where, detail }, { allowed: OSError.tagsOf.write })
+
+  /** The error for a write that was waiting when the socket failed or closed. */
+  const writeFailure = (): OSError.WriteError => {
+    if (failure === undefined) return brokenPipe("connection closed")
+    const code = codeOf(failure)
+    if (code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END") {
+      return brokenPipe("connection closed")
+    }
+    return OSError.fromSystemError(failure, { syscall: "write", ...where }, OSError.tagsOf.write)
+  }
+
+  const wakeReader = (): void => {
+    const resume = readWaiter
+    if (resume === undefined) return
+    readWaiter = undefined
+    resume(readError !== undefined ? Effect.fail(readError) : doneEffect)
+  }
+
+  const failWriters = (): void => {
+    if (drainWaiters.length === 0) return
+    const waiters = drainWaiters
+    drainWaiters = []
+    const error = Effect.fail(writeFailure())
+    for (let i = 0; i < waiters.length; i++) waiters[i](error)
+  }
+
+  function onData(chunk: Buffer): void {
+    bytesRead += chunk.length
+    const resume = readWaiter
+    if (resume !== undefined) {
+      readWaiter = undefined
+      resume(Effect.succeed([chunk]))
+      return
+    }
+    queue.push(chunk)
+    queued += chunk.length
+    if (queued >= readLimit && !paused) {
+      paused = true
+      socket.pause()
+    }
+  }
+
+  function onEnd(): void {
+    eof = true
+    wakeReader()
+  }
+
+  function onError(error: Error): void {
+    if (failure === undefined) failure = error
+    if (readError === undefined && !eof) {
+      readError = OSError.fromSystemError(error, { syscall: syscallOf(error, "read"), ...where }, OSError.tagsOf.read)
+    }
+    wakeReader()
+    failWriters()
+  }
+
+  function onDrain(): void {
+    if (drainWaiters.length === 0) return
+    const waiters = drainWaiters
+    drainWaiters = []
+    for (let i = 0; i < waiters.length; i++) waiters[i](Effect.void)
+  }
+
+  function onTimeout(): void {
+    if (paused) {
+      // Our consumer is behind, not the peer: no traffic is our doing. Arm the timer again.
+      socket.setTimeout(idleMillis!)
+      return
+    }
+    if (readError === undefined && !eof) {
+      readError = OSError.fromCode("ETIMEDOUT", {
+        syscall: "read",
+        ...where,
+        detail: `idle for ${seconds(idleMillis!)}`
+      }, { allowed: OSError.tagsOf.read })
+    }
+    wakeReader()
+    socket.destroy()
+  }
+
+  function onFinishThenDestroy(): void {
+    socket.destroy()
+  }
+
+  function onClose(): void {
+    closed = true
+    if (readError === undefined && !eof) {
+      // Closed here (reset, scope closed, idle timeout) before the peer's FIN: a pending read must not hang.
+      readError = OSError.fromCode("ECONNABORTED", { syscall: "read", ...where, detail: "connection closed locally" }, {
+        allowed: OSError.tagsOf.read
+      })
+    }
+    wakeReader()
+    failWriters()
+    socket.off("data", onData)
+    socket.off("end", onEnd)
+    socket.off("error", onError)
+    socket.off("close", onClose)
+    socket.off("drain", onDrain)
+    socket.off("timeout", onTimeout)
+    socket.off("finish", onFinishThenDestroy)
+    socket.on("error", ignore)
+    const waiters = closeWaiters
+    closeWaiters = []
+    for (let i = 0; i < waiters.length; i++) waiters[i]()
+  }
+
+  // --- reading ---------------------------------------------------------------
+
+  const take = (): Batch => {
+    const batch = queue as unknown as Batch
+    queue = []
+    queued = 0
+    if (paused) {
+      paused = false
+      if (!socket.destroyed) socket.resume()
+    }
+    return batch
+  }
+
+  const cancelRead = Effect.sync(() => {
+    readWaiter = undefined
+  })
+
+  const awaitRead = Effect.callback<Batch, OSError.ReadError | Cause.Done>((resume) => {
+    readWaiter = resume
+    return cancelRead
+  })
+
+  const pull: Effect.Effect<Batch, OSError.ReadError | Cause.Done> = Effect.suspend(() => {
+    if (queue.length > 0) return Effect.succeed(take())
+    if (readError !== undefined) return Effect.fail(readError)
+    if (eof) return doneEffect
+    return awaitRead
+  })
+
+  const stream: Stream.Stream<Uint8Array, OSError.ReadError> = Stream.fromPull(Effect.succeed(pull))
+
+  // --- writing ---------------------------------------------------------------
+
+  const awaitDrain = Effect.callback<void, OSError.WriteError>((resume) => {
+    if (socket.destroyed) return resume(Effect.fail(writeFailure()))
+    if (!socket.writableNeedDrain) return resume(Effect.void)
+    drainWaiters.push(resume)
+    return Effect.sync(() => {
+      const index = drainWaiters.indexOf(resume)
+      if (index >= 0) drainWaiters.splice(index, 1)
+    })
+  })
+
+  const unwritable = (): OSError.WriteError | undefined =>
+    socket.destroyed
+      ? brokenPipe("connection closed")
+      : socket.writableEnded
+      ? brokenPipe("write after end")
+      : undefined
+
+  const write = (bytes: Uint8Array): Effect.Effect<void, OSError.WriteError> =>
+    Effect.suspend(() => {
+      const error = unwritable()
+      if (error !== undefined) return Effect.fail(error)
+      bytesWritten += bytes.length
+      return socket.write(bytes) ? Effect.void : awaitDrain
+    })
+
+  const writeAll = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, OSError.WriteError> =>
+    Effect.suspend(() => {
+      if (chunks.length === 0) return Effect.void
+      const error = unwritable()
+      if (error !== undefined) return Effect.fail(error)
+      let ok: boolean
+      if (chunks.length === 1) {
+        bytesWritten += chunks[0].length
+        ok = socket.write(chunks[0])
+      } else {
+        ok = true
+        socket.cork()
+        for (let i = 0; i < chunks.length; i++) {
+          bytesWritten += chunks[i].length
+          ok = socket.write(chunks[i]) && ok
+        }
+        socket.uncork()
+      }
+      return ok ? Effect.void : awaitDrain
+    })
+
+  const sink: Sink.Sink<void, Uint8Array, never, OSError.WriteError> = Sink.forEachArray(writeAll)
+
+  const end = Effect.callback<void, OSError.WriteError>((resume) => {
+    if (socket.writableFinished) return resume(Effect.void)
+    if (socket.destroyed) return resume(Effect.fail(writeFailure()))
+    const cleanup = () => {
+      socket.off("finish", onFinish)
+      socket.off("close", onGone)
+    }
+    const onFinish = () => {
+      cleanup()
+      resume(Effect.void)
+    }
+    const onGone = () => {
+      cleanup()
+      resume(socket.writableFinished ? Effect.void : Effect.fail(writeFailure()))
+    }
+    socket.on("finish", onFinish)
+    socket.on("close", onGone)
+    if (!socket.writableEnded) socket.end()
+    return Effect.sync(cleanup)
+  })
+
+  const reset = Effect.sync(() => {
+    if (!socket.destroyed) socket.resetAndDestroy()
+  })
+
+  // --- closing ---------------------------------------------------------------
+
+  const close = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+    Effect.callback<void>((resume) => {
+      if (closed) return resume(Effect.void)
+      closeWaiters.push(() => resume(Effect.void))
+      if (socket.destroyed) return
+      if (Exit.hasInterrupts(exit) || socket.writableLength === 0) {
+        // Nothing of ours is waiting in Node's buffer (the kernel flushes its own): close now.
+        socket.destroy()
+        return
+      }
+      // Let Node flush what was written, for a bounded time, then close.
+      const timer = setTimeout(() => socket.destroy(), flushOnCloseMillis)
+      closeWaiters.push(() => clearTimeout(timer))
+      socket.on("finish", onFinishThenDestroy)
+      if (!socket.writableEnded) socket.end()
+    })
+
+  socket.on("data", onData)
+  socket.on("end", onEnd)
+  socket.on("error", onError)
+  socket.on("close", onClose)
+  socket.on("drain", onDrain)
+  if (idleMillis !== undefined) {
+    socket.setTimeout(idleMillis)
+    socket.on("timeout", onTimeout)
+  }
+  applySettings(socket, settings)
+  socket.resume()
+
+  const connection: Connection = {
+    id,
+    remoteAddress,
+    localAddress,
+    stream,
+    write,
+    writeAll,
+    sink,
+    end,
+    reset,
+    options: Effect.sync(() => Sockopt.read(socket)),
+    bytesRead: Effect.sync(() => bytesRead),
+    bytesWritten: Effect.sync(() => bytesWritten)
+  }
+  return { connection, close }
+}
+
+// -----------------------------------------------------------------------------
+// connect
+// -----------------------------------------------------------------------------
+
+const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
+  const host = options.host ?? "127.0.0.1"
+  const port = options.port
+  const settings = resolveSettings(options)
+  const timeoutMillis = options.timeout === undefined ? undefined : Duration.toMillis(options.timeout)
+  let wrapped: Wrapped | undefined
+  // The finalizer comes first, so no interruption can leave an open socket unowned.
+  yield* Effect.addFinalizer((exit) => wrapped === undefined ? Effect.void : wrapped.close(exit))
+  return yield* Effect.callback<Connection, OSError.ConnectError>((resume) => {
+    let error: OSError.ConnectError | undefined
+    let cancelled: (() => void) | undefined
+    const socket = Net.createConnection({
+      host,
+      port,
+      allowHalfOpen: true,
+      noDelay: settings.noDelay,
+      keepAlive: settings.keepAlive,
+      keepAliveInitialDelay: settings.keepAliveInitialDelay,
+      ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {})
+    })
+    const timer = timeoutMillis === undefined ? undefined : setTimeout(() => {
+      error = OSError.fromCode("ETIMEDOUT", {
+        syscall: "connect",
+        host,
+        port,
+        detail: `connect timed out after ${seconds(timeoutMillis)}`
+      }, { allowed: OSError.tagsOf.connect })
+      socket.destroy()
+    }, timeoutMillis)
+    const cleanup = () => {
+      if (timer !== undefined) clearTimeout(timer)
+      socket.off("connect", onConnect)
+      socket.off("error", onError)
+      socket.off("close", onClose)
+    }
+    function onConnect() {
+      cleanup()
+      wrapped = makeConnection(socket, settings)
+      resume(Effect.succeed(wrapped.connection))
+    }
+    function onError(cause: Error) {
+      error ??= OSError.fromSystemError(
+        cause,
+        { syscall: syscallOf(cause, "connect"), host, port },
+        OSError.tagsOf.connect
+      )
+    }
+    function onClose() {
+      // Failed, timed out or cancelled: report only once the handle is gone.
+      cleanup()
+      socket.on("error", ignore)
+      if (cancelled !== undefined) return cancelled()
+      resume(Effect.fail(
+        error ??
+          OSError.fromCode("ECONNABORTED", { syscall: "connect", host, port }, { allowed: OSError.tagsOf.connect })
+      ))
+    }
+    socket.on("connect", onConnect)
+    socket.on("error", onError)
+    socket.on("close", onClose)
+    return Effect.callback<void>((resumeCancel) => {
+      cancelled = () => resumeCancel(Effect.void)
+      if (timer !== undefined) clearTimeout(timer)
+      socket.destroy()
+    })
+  })
+})
+
+// -----------------------------------------------------------------------------
+// listen
+// -----------------------------------------------------------------------------
+
+interface AcceptWaiter {
+  readonly deliver: (socket: Net.Socket) => void
+  readonly fail: (error: OSError.AcceptError) => void
+  readonly closed: () => void
+}
+
+const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefined) {
+  const host = options?.host ?? "127.0.0.1"
+  const requestedPort = options?.port ?? 0
+  const backlog = options?.backlog ?? defaultBacklog
+  const graceMillis = Duration.toMillis(options?.shutdownGrace ?? defaultShutdownGrace)
+  const settings = resolveSettings(options ?? {}, options?.idleTimeout)
+  const context = yield* Effect.context<never>()
+  const runFork = Effect.runForkWith(context)
+
+  const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true })
+  if (options?.maxConnections !== undefined) server.maxConnections = options.maxConnections
+
+  let address: Address = { host, port: requestedPort, family: Net.isIPv6(host) ? "IPv6" : "IPv4" }
+  let listening = false
+  let closing = false
+  let serverClosed = false
+  let accepted = 0
+  let rejected = 0
+  let running = 0
+  const pending: Array<Net.Socket> = []
+  const live = new Set<Net.Socket>()
+  let waiters: Array<AcceptWaiter> = []
+  let onIdle: (() => void) | undefined
+  let onDrained: (() => void) | undefined
+
+  const handlersScope = yield* Scope.make()
+  const handlers = yield* Scope.provide(FiberSet.make<unknown, never>(), handlersScope)
+
+  const logAcceptError = (error: OSError.AcceptError): Effect.Effect<void> =>
+    Effect.logWarning("Accept failed", Cause.fail(error)).pipe(
+      Effect.annotateLogs({ error: error._tag, listener: formatAddress(address) })
+    )
+
+  function onSocketClose(this: Net.Socket): void {
+    live.delete(this)
+    const index = pending.indexOf(this)
+    if (index >= 0) pending.splice(index, 1)
+    this.off("close", onSocketClose)
+    if (live.size === 0 && onDrained !== undefined) onDrained()
+  }
+
+  function onConnection(socket: Net.Socket): void {
+    accepted++
+    live.add(socket)
+    socket.on("error", ignore)
+    socket.on("close", onSocketClose)
+    if (closing) {
+      socket.destroy()
+      return
+    }
+    const waiter = waiters.shift()
+    if (waiter !== undefined) waiter.deliver(socket)
+    else pending.push(socket)
+  }
+
+  function onServerError(cause: Error): void {
+    if (!listening) return
+    const error = OSError.fromSystemError(
+      cause,
+      { syscall: syscallOf(cause, "accept"), ...address },
+      OSError.tagsOf.accept
+    )
+    const waiter = waiters.shift()
+    if (waiter !== undefined) waiter.fail(error)
+    else runFork(logAcceptError(error))
+  }
+
+  function onDrop(): void {
+    rejected++
+  }
+
+  function onServerClose(): void {
+    serverClosed = true
+    if (live.size === 0 && onDrained !== undefined) onDrained()
+  }
+
+  server.on("connection", onConnection)
+  server.on("error", onServerError)
+  server.on("drop", onDrop)
+  server.on("close", onServerClose)
+
+  const shutdown = Effect.suspend(() => {
+    closing = true
+    // Stop accepting at once. ('close' follows once every connection is gone, also when never listening.)
+    server.close()
+    const stopped = waiters
+    waiters = []
+    for (const waiter of stopped) waiter.closed()
+    for (const socket of pending.splice(0)) socket.destroy()
+    return Effect.callback<void>((resume) => {
+      // Running handlers may finish within the grace period.
+      if (running === 0) return resume(Effect.void)
+      const timer = setTimeout(() => resume(Effect.void), graceMillis)
+      onIdle = () => {
+        clearTimeout(timer)
+        resume(Effect.void)
+      }
+      return Effect.sync(() => clearTimeout(timer))
+    }).pipe(
+      // Then the rest are interrupted, which closes their connections.
+      Effect.andThen(Scope.close(handlersScope, Exit.void)),
+      // Every socket still open (accepted but unclaimed, or owned elsewhere) is closed.
+      Effect.andThen(Effect.callback<void>((resume) => {
+        for (const socket of live) socket.destroy()
+        if (live.size === 0 && serverClosed) return resume(Effect.void)
+        onDrained = () => {
+          if (live.size === 0 && serverClosed) resume(Effect.void)
+        }
+      })),
+      Effect.ensuring(Effect.sync(() => {
+        server.off("connection", onConnection)
+        server.off("drop", onDrop)
+        server.off("close", onServerClose)
+        server.off("error", onServerError)
+        server.on("error", ignore)
+      }))
+    )
+  })
+  yield* Effect.addFinalizer(() => shutdown)
+
+  address = yield* Effect.callback<Address, OSError.ListenError>((resume) => {
+    const cleanup = () => {
+      server.off("listening", onListening)
+      server.off("error", onListenError)
+    }
+    function onListening() {
+      cleanup()
+      listening = true
+      const bound = server.address() as Net.AddressInfo
+      resume(
+        Effect.succeed({ host: bound.address, port: bound.port, family: bound.family === "IPv6" ? "IPv6" : "IPv4" })
+      )
+    }
+    function onListenError(cause: Error) {
+      cleanup()
+      resume(Effect.fail(
+        OSError.fromSystemError(
+          cause,
+          { syscall: syscallOf(cause, "listen"), host, port: requestedPort },
+          OSError.tagsOf.listen
+        )
+      ))
+    }
+    server.on("listening", onListening)
+    server.on("error", onListenError)
+    server.listen({
+      host,
+      port: requestedPort,
+      backlog,
+      ...(options?.reusePort === true ? { reusePort: true } : {})
+    })
+    return Effect.sync(() => {
+      cleanup()
+      // Interrupted while a host name was being looked up: close it if it starts listening anyway.
+      if (!server.listening) server.once("listening", () => server.close())
+    })
+  })
+
+  const closedError = (): OSError.AcceptError =>
+    OSError.fromCode("EBADF", { syscall: "accept", ...address, detail: "server closed" }, {
+      allowed: OSError.tagsOf.accept
+    })
+
+  /** Waits for the next connection and hands it to `use` synchronously, so it is owned before anything can interrupt. */
+  const take = <A>(
+    use: (socket: Net.Socket) => A,
+    onClosed: () => Effect.Effect<A, OSError.AcceptError>
+  ): Effect.Effect<A, OSError.AcceptError> =>
+    Effect.callback<A, OSError.AcceptError>((resume) => {
+      const socket = pending.shift()
+      if (socket !== undefined) return resume(Effect.succeed(use(socket)))
+      if (closing) return resume(onClosed())
+      const waiter: AcceptWaiter = {
+        deliver: (socket) => resume(Effect.succeed(use(socket))),
+        fail: (error) => resume(Effect.fail(error)),
+        closed: () => resume(onClosed())
+      }
+      waiters.push(waiter)
+      return Effect.sync(() => {
+        const index = waiters.indexOf(waiter)
+        if (index >= 0) waiters.splice(index, 1)
+      })
+    })
+
+  const accept: Effect.Effect<Connection, OSError.AcceptError, Scope.Scope> = Effect.gen(function*() {
+    let wrapped: Wrapped | undefined
+    yield* Effect.addFinalizer((exit) => wrapped === undefined ? Effect.void : wrapped.close(exit))
+    return yield* take((socket) => {
+      wrapped = makeConnection(socket, settings)
+      return wrapped.connection
+    }, () => Effect.fail(closedError()))
+  })
+
+  const handle = <E, R>(
+    socket: Net.Socket,
+    handler: (connection: Connection) => Effect.Effect<unknown, E, R>
+  ): Effect.Effect<void, never, R> =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => makeConnection(socket, settings)),
+      ({ connection }) =>
+        handler(connection).pipe(
+          Effect.catchCause((cause) =>
+            Cause.hasFails(cause) || Cause.hasDies(cause)
+              ? Effect.logWarning("Connection handler failed", cause).pipe(
+                Effect.annotateLogs("error", errorTag(cause))
+              )
+              : Effect.void
+          ),
+          Effect.annotateLogs({ connectionId: connection.id, peer: formatAddress(connection.remoteAddress) })
+        ),
+      (wrapped, exit) => wrapped.close(exit)
+    )
+
+  const serve = <E, R>(
+    handler: (connection: Connection) => Effect.Effect<unknown, E, R>
+  ): Effect.Effect<never, never, R> =>
+    Effect.gen(function*() {
+      const run = yield* FiberSet.runtime(handlers)<R>()
+      const start = (socket: Net.Socket): void => {
+        const fiber: Fiber.Fiber<void> = run(handle(socket, handler))
+        if (fiber.pollUnsafe() !== undefined) return
+        running++
+        fiber.addObserver(() => {
+          running--
+          if (running === 0 && onIdle !== undefined) onIdle()
+        })
+      }
+      const next = take(start, () => Effect.interrupt).pipe(
+        Effect.catch((error) => logAcceptError(error))
+      )
+      return yield* Effect.forever(next)
+    })
+
+  const server_: Server = {
+    address,
+    accept,
+    serve,
+    stats: Effect.sync(() => ({ active: live.size, accepted, rejected }))
+  }
+  return server_
+})
+
+const errorTag = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.findErrorOption(cause)
+  if (error._tag === "Some") {
+    const value = error.value
+    return typeof value === "object" && value !== null && "_tag" in value && typeof value._tag === "string"
+      ? value._tag
+      : "UnknownError"
+  }
+  return "Defect"
+}
+
+export const make: Effect.Effect<Tcp["Service"]> = Effect.succeed({
+  connect,
+  listen: (options?: ListenOptions) => listen(options)
+})

@@ -1,0 +1,138 @@
+// Socket options Node does not expose (SO_RCVBUF, SO_SNDBUF, SO_REUSEPORT, ...),
+// read and set with getsockopt/setsockopt on the socket's file descriptor through
+// the FFI package koffi. Where this cannot work (another platform, koffi not
+// loading, no descriptor) every value is `undefined`: unavailable, never invented.
+import { createRequire } from "node:module"
+import type * as Net from "node:net"
+import type { SocketOptions } from "../SocketOptions.ts"
+import { unavailable } from "../SocketOptions.ts"
+
+interface Constants {
+  readonly SOL_SOCKET: number
+  readonly SO_REUSEADDR: number
+  readonly SO_KEEPALIVE: number
+  readonly SO_SNDBUF: number
+  readonly SO_RCVBUF: number
+  readonly SO_REUSEPORT: number
+  readonly IPPROTO_TCP: number
+  readonly TCP_NODELAY: number
+}
+
+const linux: Constants = {
+  SOL_SOCKET: 1,
+  SO_REUSEADDR: 2,
+  SO_KEEPALIVE: 9,
+  SO_SNDBUF: 7,
+  SO_RCVBUF: 8,
+  SO_REUSEPORT: 15,
+  IPPROTO_TCP: 6,
+  TCP_NODELAY: 1
+}
+
+// <sys/socket.h> and <netinet/tcp.h> on macOS (and the BSDs it comes from).
+const darwin: Constants = {
+  SOL_SOCKET: 0xffff,
+  SO_REUSEADDR: 0x0004,
+  SO_KEEPALIVE: 0x0008,
+  SO_SNDBUF: 0x1001,
+  SO_RCVBUF: 0x1002,
+  SO_REUSEPORT: 0x0200,
+  IPPROTO_TCP: 6,
+  TCP_NODELAY: 0x01
+}
+
+interface Libc {
+  readonly constants: Constants
+  readonly getsockopt: (fd: number, level: number, name: number, value: Array<number>, length: Array<number>) => number
+  readonly setsockopt: (fd: number, level: number, name: number, value: Array<number>, length: number) => number
+}
+
+// undefined: not tried yet; null: unavailable on this platform.
+let libc: Libc | null | undefined
+
+const libraryNames: Partial<Record<NodeJS.Platform, ReadonlyArray<string>>> = {
+  linux: ["libc.so.6"],
+  darwin: ["libSystem.B.dylib", "/usr/lib/libSystem.B.dylib"]
+}
+
+const load = (): Libc | null => {
+  if (libc !== undefined) return libc
+  libc = null
+  const constants = process.platform === "linux" ? linux : process.platform === "darwin" ? darwin : undefined
+  if (constants === undefined) return libc
+  try {
+    // Loaded on first use, so a platform without koffi's binary can still import this library.
+    const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi")
+    // The process's own symbols first (Node links libc dynamically), then libc by name.
+    for (const name of [null, ...(libraryNames[process.platform] ?? [])]) {
+      try {
+        const lib = koffi.load(name)
+        libc = {
+          constants,
+          getsockopt: lib.func("int getsockopt(int, int, int, _Out_ int *, _Inout_ uint32 *)"),
+          setsockopt: lib.func("int setsockopt(int, int, int, const int *, uint32)")
+        }
+        return libc
+      } catch {
+        // try the next name
+      }
+    }
+  } catch {
+    // koffi itself did not load
+  }
+  return libc
+}
+
+/** The socket's file descriptor, where Node has one (`socket._handle.fd` on Unix). */
+export const fdOf = (socket: Net.Socket): number | undefined => {
+  const handle = (socket as unknown as { readonly _handle?: { readonly fd?: unknown } | null })._handle
+  const fd = handle?.fd
+  return typeof fd === "number" && fd >= 0 ? fd : undefined
+}
+
+const getInt = (lib: Libc, fd: number, level: number, name: number): number | undefined => {
+  const value = [0]
+  const length = [4]
+  try {
+    return lib.getsockopt(fd, level, name, value, length) === 0 ? value[0] : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const flag = (value: number | undefined): boolean | undefined => value === undefined ? undefined : value !== 0
+
+/** Reads the socket's live options from the kernel. */
+export const read = (socket: Net.Socket): SocketOptions => {
+  const fd = fdOf(socket)
+  if (fd === undefined) return unavailable
+  const lib = load()
+  if (lib === null) return unavailable
+  const c = lib.constants
+  return {
+    reuseAddress: flag(getInt(lib, fd, c.SOL_SOCKET, c.SO_REUSEADDR)),
+    reusePort: flag(getInt(lib, fd, c.SOL_SOCKET, c.SO_REUSEPORT)),
+    receiveBufferSize: getInt(lib, fd, c.SOL_SOCKET, c.SO_RCVBUF),
+    sendBufferSize: getInt(lib, fd, c.SOL_SOCKET, c.SO_SNDBUF),
+    noDelay: flag(getInt(lib, fd, c.IPPROTO_TCP, c.TCP_NODELAY)),
+    keepAlive: flag(getInt(lib, fd, c.SOL_SOCKET, c.SO_KEEPALIVE))
+  }
+}
+
+const setInt = (socket: Net.Socket, which: "SO_RCVBUF" | "SO_SNDBUF", value: number): boolean => {
+  const fd = fdOf(socket)
+  if (fd === undefined) return false
+  const lib = load()
+  if (lib === null) return false
+  try {
+    return lib.setsockopt(fd, lib.constants.SOL_SOCKET, lib.constants[which], [value], 4) === 0
+  } catch {
+    return false
+  }
+}
+
+/** Asks the kernel for a receive buffer of this size (SO_RCVBUF); `false` where it cannot be set. */
+export const setReceiveBufferSize = (socket: Net.Socket, bytes: number): boolean => setInt(socket, "SO_RCVBUF", bytes)
+
+/** Asks the kernel for a send buffer of this size (SO_SNDBUF); `false` where it cannot be set. */
+export const setSendBufferSize = (socket: Net.Socket, bytes: number): boolean => setInt(socket, "SO_SNDBUF", bytes)
