@@ -347,9 +347,10 @@ const abortLink = (network: Network, link: Link, now: number): void => {
 // -----------------------------------------------------------------------------
 
 const writeFailure = (endpoint: Endpoint) => {
-  if (endpoint.aborted) return writeError("ECONNRESET", endpoint)
   if (endpoint.closed || endpoint.ended) return writeError("ESHUTDOWN", endpoint)
   if (endpoint.inbound.resetArrived || endpoint.inbound.closeArrived) return writeError("EPIPE", endpoint)
+  // reset by the network, its RST to us still in flight
+  if (endpoint.aborted) return writeError("ECONNRESET", endpoint)
   return undefined
 }
 

@@ -1,0 +1,268 @@
+// What only the fake network does: scripted faults, the wire log, and time on
+// the TestClock (latency, connect and idle timeouts, shutdown grace) in no real time.
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Logger, Option, Scope, Stream } from "effect"
+import type { Cause } from "effect"
+import { TestClock } from "effect/testing"
+import * as Os from "node:os"
+import { FakeNetwork } from "../src/FakeNetwork.ts"
+import * as Tcp from "../src/Tcp.ts"
+import { decode, encode, readAll, reader } from "./util.ts"
+
+const fake = <A, E>(self: Effect.Effect<A, E, Tcp.Tcp | FakeNetwork | Scope.Scope>): Effect.Effect<A, E> =>
+  self.pipe(Effect.scoped, Effect.provide(Tcp.layerTest))
+
+/** A listener and a connected pair: the client and the accepted end. */
+const pair = (options?: Tcp.ListenOptions, connect?: Omit<Tcp.ConnectOptions, "port">) =>
+  Effect.gen(function*() {
+    const server = yield* Tcp.listen(options)
+    const client = yield* Tcp.connect({ ...connect, port: server.address.port })
+    const accepted = yield* server.accept
+    return { server, client, accepted }
+  })
+
+describe("FakeNetwork faults", () => {
+  it.effect("refuseNext: the next connects are refused even where something listens", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const server = yield* Tcp.listen()
+      const other = yield* Tcp.listen()
+      const port = server.address.port
+      yield* network.refuseNext(2, port)
+      // only connects to that port are refused
+      yield* Tcp.connect({ port: other.address.port })
+      for (let i = 0; i < 2; i++) {
+        const error = yield* Effect.flip(Tcp.connect({ port }))
+        assert.strictEqual(error._tag, "ConnectionRefusedError")
+        assert.strictEqual(error.errno, Os.constants.errno.ECONNREFUSED)
+        assert.strictEqual(error.port, port)
+      }
+      yield* Tcp.connect({ port })
+      assert.strictEqual((yield* server.stats).accepted, 1)
+    })))
+
+  it.effect("resetAfter: the connection is reset both ways once that many bytes crossed it", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      yield* network.resetAfter(5)
+      const { accepted, client } = yield* pair()
+      const writeError = yield* Effect.flip(client.write(encode("hello world")))
+      assert.strictEqual(writeError._tag, "ConnectionResetError")
+      const read = yield* reader(accepted)
+      assert.strictEqual(decode(yield* read.read(5)), "hello")
+      const readError = yield* Effect.flip(read.rest)
+      assert.strictEqual(readError._tag, "ConnectionResetError")
+      assert.strictEqual(readError.errno, Os.constants.errno.ECONNRESET)
+      assert.strictEqual((yield* Effect.flip(Stream.runDrain(client.stream)))._tag, "ConnectionResetError")
+      assert.strictEqual((yield* Effect.flip(accepted.write(encode("x"))))._tag, "BrokenPipeError")
+      // only connections made while it was set
+      yield* network.resetAfter(undefined)
+      const fresh = yield* pair()
+      yield* fresh.client.write(encode("hello world"))
+      yield* fresh.client.end
+      assert.strictEqual(yield* readAll(fresh.accepted), "hello world")
+    })))
+
+  it.effect("stall: nothing is delivered, the writer backs up at the read limit, resume delivers it all", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const { accepted, client } = yield* pair({ readLimit: 1024 })
+      yield* network.stall(true)
+      const writer = yield* Effect.forkChild(client.write(new Uint8Array(4096).fill(1)))
+      const received = yield* Effect.forkChild(
+        Stream.runFold(accepted.stream, () => 0, (n, bytes) => n + bytes.length)
+      )
+      yield* TestClock.adjust("1 hour")
+      assert.isUndefined(writer.pollUnsafe())
+      assert.strictEqual(yield* client.bytesWritten, 1024)
+      assert.strictEqual(yield* accepted.bytesRead, 0)
+      yield* network.stall(false)
+      yield* Fiber.join(writer)
+      yield* client.end
+      assert.strictEqual(yield* Fiber.join(received), 4096)
+    })))
+
+  it.effect("splitWrites: every write arrives in chunks of at most that size", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      yield* network.splitWrites(5)
+      const { accepted, client } = yield* pair()
+      yield* client.write(encode("Hello World!"))
+      yield* client.end
+      const chunks = yield* Stream.runCollect(accepted.stream)
+      assert.deepStrictEqual(chunks.map(decode), ["Hello", " Worl", "d!"])
+    })))
+
+  it.effect("latency: deliveries and connects wait on the Clock", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const server = yield* Tcp.listen()
+      yield* network.latency("1 second")
+      const connecting = yield* Effect.forkChild(Tcp.connect({ port: server.address.port }))
+      yield* TestClock.adjust("999 millis")
+      assert.isUndefined(connecting.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      const client = yield* Fiber.join(connecting)
+      const accepted = yield* server.accept
+      const read = yield* reader(accepted)
+      yield* client.write(encode("ping"))
+      const reading = yield* Effect.forkChild(read.read(4))
+      yield* TestClock.adjust("500 millis")
+      assert.isUndefined(reading.pollUnsafe())
+      yield* TestClock.adjust("500 millis")
+      assert.strictEqual(decode(yield* Fiber.join(reading)), "ping")
+    })))
+
+  it.effect("connect timeout: TimeoutError when the connect takes longer than asked", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const server = yield* Tcp.listen()
+      yield* network.latency("10 seconds")
+      const connecting = yield* Effect.forkChild(
+        Effect.flip(Tcp.connect({ port: server.address.port, timeout: "3 seconds" }))
+      )
+      yield* TestClock.adjust("3 seconds")
+      const error = yield* Fiber.join(connecting)
+      assert.strictEqual(error._tag, "TimeoutError")
+      assert.strictEqual(error.code, "ETIMEDOUT")
+      assert.strictEqual(error.errno, Os.constants.errno.ETIMEDOUT)
+      assert.strictEqual(error.syscall, "connect")
+      assert.strictEqual(error.port, server.address.port)
+      assert.strictEqual((yield* server.stats).accepted, 0)
+    })))
+
+  it.effect("wireLog: what crossed the wire, in order, with its addresses", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const { accepted, client } = yield* pair()
+      yield* client.write(encode("hi"))
+      yield* client.end
+      yield* accepted.write(encode("bye"))
+      yield* accepted.reset
+      const log = yield* network.wireLog
+      assert.deepStrictEqual(
+        log.map((event) => [event.connection, event.kind, event.bytes === undefined ? null : decode(event.bytes)]),
+        [
+          [client.id, "connect", null],
+          [client.id, "data", "hi"],
+          [client.id, "fin", null],
+          [accepted.id, "data", "bye"],
+          [accepted.id, "reset", null]
+        ]
+      )
+      assert.deepStrictEqual(log[1]!.from, client.localAddress)
+      assert.deepStrictEqual(log[1]!.to, client.remoteAddress)
+    })))
+})
+
+describe("fake network on the TestClock", () => {
+  it.effect("idle timeout: runs on the Clock, and traffic either way keeps the connection alive", () =>
+    fake(Effect.gen(function*() {
+      const { accepted, client } = yield* pair({ idleTimeout: "30 seconds" })
+      const read = yield* reader(accepted)
+      const reading = yield* Effect.forkChild(Effect.flip(read.rest))
+      yield* TestClock.adjust("20 seconds")
+      yield* accepted.write(encode("keepalive")) // the server's own write counts as traffic
+      yield* TestClock.adjust("29 seconds")
+      assert.isUndefined(reading.pollUnsafe())
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(reading)
+      assert.strictEqual(error._tag, "TimeoutError")
+      assert.strictEqual(error.syscall, "read")
+      // the client side has no idle timeout
+      const clientRead = yield* reader(client)
+      assert.strictEqual(decode(yield* clientRead.read(9)), "keepalive")
+    })))
+
+  it.effect("shutdown grace: handlers get 10 seconds by default, then are interrupted", () =>
+    fake(Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const server = yield* Tcp.listen().pipe(Scope.provide(scope))
+      let interrupted = false
+      yield* server.serve(() => Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))))
+        .pipe(Effect.forkIn(scope))
+      const client = yield* Tcp.connect({ port: server.address.port })
+      yield* Effect.yieldNow
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("9999 millis")
+      assert.isFalse(interrupted)
+      assert.isUndefined(closing.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(closing)
+      assert.isTrue(interrupted)
+      assert.strictEqual(yield* readAll(client), "")
+    })))
+
+  it.effect("a handler's failure is logged as a warning with its typed error", () =>
+    Effect.gen(function*() {
+      const logged: Array<{ level: string; cause: Cause.Cause<unknown> }> = []
+      const collector = Logger.make((options) => logged.push({ level: options.logLevel, cause: options.cause }))
+      yield* fake(Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        yield* Effect.forkScoped(server.serve((connection) =>
+          Effect.flatMap(Stream.runDrain(connection.stream), () => Effect.fail("the peer left"))
+        ))
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* Effect.flip(Stream.runDrain(client.stream)).pipe(Effect.forkChild)
+        yield* client.reset
+        yield* Effect.yieldNow
+        yield* Fiber.interrupt(accepted)
+      })).pipe(Effect.provide(Logger.layer([collector])))
+      const warnings = logged.filter((entry) =>
+        entry.level === "Warn"
+      )
+      assert.strictEqual(warnings.length, 1)
+      assert.include(String(warnings[0]!.cause), "ConnectionResetError")
+    }))
+})
+
+describe("fake network addresses", () => {
+  it.effect("a host ending in .invalid does not resolve", () =>
+    fake(Effect.gen(function*() {
+      const connectError = yield* Effect.flip(Tcp.connect({ host: "db.invalid", port: 5432 }))
+      assert.strictEqual(connectError._tag, "AddressResolutionError")
+      assert.strictEqual(connectError.host, "db.invalid")
+      const listenError = yield* Effect.flip(Tcp.listen({ host: "db.invalid" }))
+      assert.strictEqual(listenError._tag, "AddressResolutionError")
+    })))
+
+  it.effect("ports count up from 49152; localhost is 127.0.0.1; 0.0.0.0 takes every host", () =>
+    fake(Effect.gen(function*() {
+      const first = yield* Tcp.listen()
+      const second = yield* Tcp.listen()
+      assert.strictEqual(first.address.port, 49152)
+      assert.strictEqual(second.address.port, 49153)
+      const any = yield* Tcp.listen({ host: "0.0.0.0", port: 8888 })
+      const client = yield* Tcp.connect({ host: "localhost", port: 8888 })
+      assert.deepStrictEqual(client.remoteAddress, { host: "127.0.0.1", port: 8888, family: "IPv4" })
+      const accepted = yield* any.accept
+      assert.deepStrictEqual(accepted.localAddress, client.remoteAddress)
+      const v6 = yield* Tcp.listen({ host: "::1", port: 8888 }).pipe(Effect.flip)
+      assert.strictEqual(v6._tag, "AddressInUseError")
+    })))
+
+  it.effect("reusePort: listeners that all ask for it share the port; connections are spread", () =>
+    fake(Effect.gen(function*() {
+      const a = yield* Tcp.listen({ port: 9000, reusePort: true })
+      const b = yield* Tcp.listen({ port: 9000, reusePort: true })
+      assert.strictEqual((yield* Effect.flip(Tcp.listen({ port: 9000 })))._tag, "AddressInUseError")
+      for (let i = 0; i < 4; i++) yield* Tcp.connect({ port: 9000 })
+      assert.strictEqual((yield* a.stats).accepted, 2)
+      assert.strictEqual((yield* b.stats).accepted, 2)
+      const options = yield* (yield* a.accept).options
+      assert.isTrue(options.reusePort)
+      assert.isTrue(options.reuseAddress)
+    })))
+
+  it.effect("options report the buffer sizes asked for, as the kernel would", () =>
+    fake(Effect.gen(function*() {
+      const { accepted, client } = yield* pair(undefined, { receiveBufferSize: 4096, sendBufferSize: 8192 })
+      const mine = yield* client.options
+      const factor = process.platform === "linux" ? 2 : 1
+      assert.strictEqual(mine.receiveBufferSize, 4096 * factor)
+      assert.strictEqual(mine.sendBufferSize, 8192 * factor)
+      const theirs = yield* accepted.options
+      assert.isTrue(theirs.receiveBufferSize! > 0)
+      assert.strictEqual(Option.isSome(Option.fromNullishOr(theirs.noDelay)), true)
+    })))
+})
