@@ -62,6 +62,8 @@ interface Worker {
   readonly child: ChildProcess.ChildProcess
   readonly listening: Deferred.Deferred<number, WorkerExitError>
   readonly exited: Deferred.Deferred<Exited>
+  /** Whether it told the parent it listens (a worker stopped before that has nothing to drain). */
+  ready: boolean
 }
 
 const running = (worker: Worker) => worker.child.exitCode === null && worker.child.signalCode === null
@@ -80,6 +82,7 @@ const spawn = (index: number, script: string, args: ReadonlyArray<string>): Effe
         typeof message === "object" && message !== null && "listening" in message &&
         typeof message.listening === "number"
       ) {
+        worker.ready = true
         Deferred.doneUnsafe(listening, Effect.succeed(message.listening))
       }
     })
@@ -98,7 +101,8 @@ const spawn = (index: number, script: string, args: ReadonlyArray<string>): Effe
         Effect.fail(new WorkerExitError({ index, pid: child.pid ?? 0, code: 1, signal: null, phase: "starting" }))
       )
     })
-    return { index, child, listening, exited }
+    const worker: Worker = { index, child, listening, exited, ready: false }
+    return worker
   })
 
 /**
@@ -110,8 +114,12 @@ const stop = (workers: ReadonlyArray<Worker>, signal: NodeJS.Signals): Effect.Ef
     for (const worker of workers) {
       if (running(worker)) worker.child.kill(signal)
     }
+    const starting = new Set(workers.filter((worker) => !worker.ready))
     const exits = yield* Effect.forEach(workers, (worker) => Deferred.await(worker.exited))
-    const failed = exits.findIndex((exit) => exit.code !== 0)
+    // a worker still starting dies of the signal before it can handle it: that is a clean stop too
+    const failed = exits.findIndex((exit, i) =>
+      exit.code !== 0 && !(starting.has(workers[i]!) && exit.signal === signal)
+    )
     if (failed !== -1) {
       const worker = workers[failed]!
       const exit = exits[failed]!
@@ -175,9 +183,10 @@ export const run: (options: Options) => Effect.Effect<never, WorkerExitError> = 
         workers.push(worker)
         return Deferred.await(worker.listening)
       })
-    const port = yield* start(0, options.port)
+    // with port 0 the first worker picks the port the others then share
+    const port = options.port === 0 ? yield* start(0, 0) : options.port
     yield* Effect.forEach(
-      Array.from({ length: options.count - 1 }, (_, i) => i + 1),
+      Array.from({ length: options.count }, (_, index) => index).slice(options.port === 0 ? 1 : 0),
       (index) => start(index, port),
       { concurrency: "unbounded" }
     )
