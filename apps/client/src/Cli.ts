@@ -1,0 +1,192 @@
+/**
+ * The command line: `echo` (the default) and `bench`, every flag also from
+ * the environment (`ECHO_HOST`, `ECHO_PORT`, ...).
+ *
+ * @since 0.1.0
+ */
+import { Logging } from "@effect-tcp/runtime"
+import { Tcp } from "@effect-tcp/socket"
+import { Config, Duration, Effect, Layer, Option, References, Schema } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import * as BenchRun from "./BenchRun.ts"
+import * as Echo from "./Echo.ts"
+import * as Workers from "./Workers.ts"
+
+/**
+ * `10`, `0.5` (seconds), or an Effect duration: `500 millis`, `2 minutes`.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseDuration = (text: string): Option.Option<Duration.Duration> => {
+  const trimmed = text.trim()
+  const duration = /^\d+(\.\d+)?$/.test(trimmed)
+    ? Option.some(Duration.seconds(Number(trimmed)))
+    : Duration.fromInput(trimmed as Duration.Input)
+  return Option.filter(duration, (d) => Duration.isFinite(d) && Duration.isGreaterThanOrEqualTo(d, Duration.zero))
+}
+
+const env = (name: string) => `ECHO_${name.toUpperCase().replaceAll("-", "_")}`
+
+const int = (name: string, description: string, fallback: number, minimum: number, maximum = 2 ** 31 - 1) =>
+  Flag.Int(name).pipe(
+    Flag.withSchema(Schema.Int.check(Schema.isBetween({ minimum, maximum }))),
+    Flag.withDescription(`${description} [default ${fallback}, env ${env(name)}]`),
+    Flag.withFallbackConfig(Config.Int(env(name))),
+    Flag.withDefault(fallback)
+  )
+
+const seconds = (name: string, description: string, fallback: string) =>
+  Flag.String(name).pipe(
+    Flag.withDescription(`${description}, in seconds or as "500 millis" [default ${fallback}, env ${env(name)}]`),
+    Flag.withFallbackConfig(Config.String(env(name))),
+    Flag.withDefault(fallback),
+    Flag.filterMap(parseDuration, (text) => `Expected a duration in seconds (or like "500 millis"), got ${text}`)
+  )
+
+const boolean = (name: string, description: string) =>
+  Flag.Boolean(name).pipe(
+    Flag.withDescription(`${description} [env ${env(name)}]`),
+    Flag.withFallbackConfig(Config.Boolean(env(name))),
+    Flag.withDefault(false)
+  )
+
+const target = {
+  host: Flag.String("host").pipe(
+    Flag.withDescription("Server host [default 127.0.0.1, env ECHO_HOST]"),
+    Flag.withFallbackConfig(Config.String("ECHO_HOST")),
+    Flag.withDefault("127.0.0.1")
+  ),
+  port: int("port", "Server port", 8888, 1, 65535),
+  connectTimeout: seconds("connect-timeout", "How long a connect may take", "10"),
+  readLimit: int("read-limit", "Bytes read ahead before reading pauses (asyncio's limit)", 65536, 1),
+  retries: int("retries", "Retries of a refused or timed-out connect, with exponential backoff and jitter", 0, 0),
+  logFormat: Logging.formatFlag("ECHO")
+}
+
+const echoConfig = {
+  ...target,
+  message: Argument.String("message").pipe(
+    Argument.withDescription("The message to send [default \"Hello World!\", env ECHO_MESSAGE]"),
+    Argument.withFallbackConfig(Config.String("ECHO_MESSAGE")),
+    Argument.withDefault("Hello World!")
+  ),
+  stdin: boolean("stdin", "Stream standard input to the server and the echo to standard output"),
+  count: int("count", "How many times to send the message", 1, 1),
+  interval: seconds("interval", "The pause between two messages", "0")
+}
+
+const benchConfig = {
+  ...target,
+  connections: int("connections", "Connections, each with one message in flight", 10, 1),
+  size: int("size", "Bytes a message", 1024, 1),
+  duration: seconds("duration", "The measured period", "10"),
+  warmup: seconds("warmup", "Load before the measured period, not counted", "1"),
+  workers: int("workers", "Processes to spread the connections over", 1, 1, 1024),
+  json: boolean("json", "Print the summary as one JSON object on stdout"),
+  worker: Flag.Boolean("worker").pipe(Flag.withHidden, Flag.withDefault(false))
+}
+
+type Input<Config> = {
+  readonly [K in keyof Config]: Config[K] extends Flag.Flag<infer A> ? A
+    : Config[K] extends Argument.Argument<infer A> ? A
+    : never
+}
+
+const provide = (logFormat: Logging.Format) => Effect.provide(Layer.merge(Tcp.layer, Logging.layer(logFormat)))
+
+const grace = Duration.seconds(2)
+
+const echo = (input: Input<typeof echoConfig>) =>
+  Echo.run({
+    host: input.host,
+    port: input.port,
+    connectTimeout: input.connectTimeout,
+    readLimit: input.readLimit,
+    retries: input.retries,
+    message: input.message,
+    stdin: input.stdin,
+    count: input.count,
+    interval: input.interval,
+    grace
+  }).pipe(provide(input.logFormat))
+
+const secondsOf = (duration: Duration.Duration): string => String(Duration.toMillis(duration) / 1000)
+
+const bench = (input: Input<typeof benchConfig>) =>
+  Effect.gen(function*() {
+    const logLevel = yield* References.MinimumLogLevel
+    if (input.worker) yield* Workers.watchParent
+    yield* BenchRun.run({
+      host: input.host,
+      port: input.port,
+      connectTimeout: input.connectTimeout,
+      readLimit: input.readLimit,
+      retries: input.retries,
+      connections: input.connections,
+      size: input.size,
+      duration: input.duration,
+      warmup: input.warmup,
+      grace,
+      workers: input.workers,
+      json: input.json,
+      worker: input.worker,
+      entry: process.argv[1]!,
+      workerArgs: (connections) => [
+        "--host",
+        input.host,
+        "--port",
+        String(input.port),
+        "--connect-timeout",
+        secondsOf(input.connectTimeout),
+        "--read-limit",
+        String(input.readLimit),
+        "--retries",
+        String(input.retries),
+        "--connections",
+        String(connections),
+        "--size",
+        String(input.size),
+        "--duration",
+        secondsOf(input.duration),
+        "--warmup",
+        secondsOf(input.warmup),
+        "--log-format",
+        input.logFormat,
+        "--log-level",
+        logLevel.toLowerCase(),
+        "--worker"
+      ]
+    })
+  }).pipe(provide(input.logFormat))
+
+/**
+ * `echo [message]`: send a message (or standard input) and check its echo.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const echoCommand = Command.make("echo", echoConfig, echo).pipe(
+  Command.withDescription("Send a message (or standard input) to an echo server and check the echo (the default)")
+)
+
+/**
+ * `bench`: a closed-loop load generator.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const benchCommand = Command.make("bench", benchConfig, bench).pipe(
+  Command.withDescription("Load an echo server: closed-loop connections, requests/s, MiB/s, latency percentiles")
+)
+
+/**
+ * The program: `echo` when no command is named.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make("echo-client", echoConfig, echo).pipe(
+  Command.withDescription("Echo client (RFC 862) and load generator: `echo` (the default) and `bench`"),
+  Command.withSubcommands([echoCommand, benchCommand])
+)

@@ -1,0 +1,185 @@
+/**
+ * `bench --workers N`: the load spread over N child processes of this program,
+ * so that the generator is not the bottleneck. Each child runs `bench --worker`
+ * with its share of the connections and reports on its stdout, one JSON line
+ * a second (progress) and one at the end (its result, with its encoded
+ * histogram); the parent merges them.
+ *
+ * The children run in their own process group: a terminal's Ctrl-C reaches
+ * the parent only, which passes one SIGINT on to each child, so they drain
+ * and report once. A child whose parent is gone (its stdin closes) stops too.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Fiber, Schema } from "effect"
+import type { Scope } from "effect"
+import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import { createInterface } from "node:readline"
+import type * as Bench from "./Bench.ts"
+import type { Result } from "./Summary.ts"
+import * as Summary from "./Summary.ts"
+
+/**
+ * A worker process ended without reporting a result.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkerError extends Schema.TaggedError<WorkerError>()("WorkerError", {
+  worker: Schema.Number,
+  exitCode: Schema.NullOr(Schema.Number),
+  signal: Schema.NullOr(Schema.String)
+}) {
+  override get message(): string {
+    return `bench worker ${this.worker} ended with ${
+      this.signal !== null ? `signal ${this.signal}` : `exit code ${this.exitCode}`
+    } and no result`
+  }
+}
+
+/**
+ * Splits `connections` into `workers` shares as even as can be (no empty share).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const shares = (connections: number, workers: number): ReadonlyArray<number> => {
+  const n = Math.max(1, Math.min(workers, connections))
+  return Array.from({ length: n }, (_, i) => Math.floor(connections / n) + (i < connections % n ? 1 : 0))
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends Bench.Options {
+  readonly workers: number
+  /** The program to run (`apps/client/src/main.ts`). */
+  readonly entry: string
+  /** The arguments for a worker with that many connections (after `bench`). */
+  readonly args: (connections: number) => ReadonlyArray<string>
+}
+
+interface Worker {
+  readonly index: number
+  readonly child: ChildProcess
+  readonly exited: Fiber.Fiber<{ readonly code: number | null; readonly signal: string | null }>
+  progress: typeof Summary.WorkerProgress.Type | undefined
+  result: Result | undefined
+}
+
+const decodeLine = Schema.decodeUnknownOption(Schema.fromJsonString(Summary.WorkerLine))
+
+const spawnWorker = (options: Options, index: number, connections: number) =>
+  Effect.acquireRelease(
+    Effect.gen(function*() {
+      const child = spawn(
+        process.execPath,
+        [...process.execArgv, options.entry, "bench", ...options.args(connections)],
+        {
+          stdio: ["pipe", "pipe", "inherit"],
+          detached: true
+        }
+      )
+      const exited = yield* Effect.callback<{ readonly code: number | null; readonly signal: string | null }>(
+        (resume) => {
+          child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
+          child.once("error", () => resume(Effect.succeed({ code: null, signal: null })))
+        }
+      ).pipe(Effect.forkDetach)
+      const worker: Worker = { index, child, exited, progress: undefined, result: undefined }
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        const decoded = decodeLine(line)
+        if (decoded._tag === "None") return
+        if (decoded.value.type === "progress") worker.progress = decoded.value
+        else worker.result = Summary.fromWorkerLine(decoded.value)
+      })
+      return worker
+    }),
+    (worker) =>
+      Effect.sync(() => {
+        if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill("SIGKILL")
+      })
+  )
+
+/**
+ * Starts the workers; the same shape as a bench in this process.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.fnUntraced(function*(
+  options: Options
+): Effect.fn.Return<Bench.Bench<WorkerError>, never, Scope.Scope> {
+  const workers = yield* Effect.forEach(
+    shares(options.connections, options.workers),
+    (n, i) => spawnWorker(options, i, n)
+  )
+  yield* Effect.logInfo(`${workers.length} workers started`)
+  const started = Date.now()
+  const warmupMillis = Duration.toMillis(options.warmup)
+  let draining = false
+
+  const check = Effect.forEach(workers, (worker) =>
+    Effect.gen(function*() {
+      const { code, signal } = yield* Fiber.join(worker.exited)
+      if (worker.result === undefined) {
+        return yield* new WorkerError({ worker: worker.index, exitCode: code, signal })
+      }
+    }), { discard: true })
+
+  const run = check.pipe(
+    // one worker failing stops the others
+    Effect.onError(() =>
+      Effect.sync(() => {
+        for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill("SIGTERM")
+      })
+    )
+  )
+
+  const drain = Effect.gen(function*() {
+    if (draining) return
+    draining = true
+    for (const worker of workers) {
+      if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill("SIGINT")
+    }
+    yield* Fiber.awaitAll(workers.map((w) => w.exited)).pipe(
+      Effect.timeoutOption(Duration.sum(options.grace, Duration.seconds(2)))
+    )
+  })
+
+  const result = Effect.sync((): Result => {
+    const results = workers.flatMap((w) => (w.result === undefined ? [] : [w.result]))
+    return Summary.merge(results, options.size)
+  })
+
+  const live = (): Bench.Live => {
+    let requests = 0
+    let bytes = 0
+    let errors = 0
+    for (const worker of workers) {
+      requests += worker.progress?.requests ?? 0
+      bytes += worker.progress?.bytes ?? 0
+      errors += worker.progress?.errors ?? 0
+    }
+    const phase = draining ? "draining" : Date.now() - started < warmupMillis ? "warmup" : "measuring"
+    return { phase, requests, bytes, errors }
+  }
+
+  return { run, drain, result, live }
+})
+
+const stop = () => process.kill(process.pid, "SIGTERM")
+
+/**
+ * In a worker: stop (as on SIGTERM) when the parent is gone and stdin closes.
+ *
+ * @since 0.1.0
+ * @category worker
+ */
+export const watchParent: Effect.Effect<void> = Effect.sync(() => {
+  process.stdin.once("end", stop)
+  process.stdin.once("close", stop)
+  process.stdin.resume()
+})
