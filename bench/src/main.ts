@@ -1,0 +1,291 @@
+/**
+ * `pnpm bench`: our echo server side by side with its peers.
+ *
+ * Starts every server (one after another, each on a free loopback port), measures the
+ * memory of each holding many idle connections, then drives each with the same load
+ * (`apps/client bench`) for every message size and connection count, interleaving the
+ * servers within each cell, and writes bench/results/<date>.{md,json,svg}.
+ *
+ *   pnpm bench             the full run, for people (several minutes)
+ *   pnpm bench --quick     a short run (under a minute), for CI
+ *   pnpm bench --profile   also run the node servers under --cpu-prof (profiles in /tmp)
+ *
+ * Other flags: --only ours,node-net  --workers N  --duration S  --warmup S  --rounds N
+ * --idle N (idle connections for the memory measurement)  --out DIR
+ */
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import * as Os from "node:os"
+import { parseArgs } from "node:util"
+import { renderChart } from "./chart.ts"
+import { formatCell, renderMarkdown } from "./markdown.ts"
+import { type Proc, rssKiB, run, sleep, start, stop, waitForLine, withRaisedFdLimit } from "./processes.ts"
+import { type CpuProfile, renderProfile, summarizeProfile } from "./profile.ts"
+import {
+  BASELINE,
+  type BenchResults,
+  CELLS,
+  evaluateTargets,
+  type LoadResult,
+  medianRound,
+  type MemoryResult,
+  type ServerInfo
+} from "./results.ts"
+import { findPython, path, servers } from "./servers.ts"
+import { errorCount, type LoadSummary, parseSummary } from "./summary.ts"
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
+    only: { type: "string" },
+    workers: { type: "string" },
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    rounds: { type: "string" },
+    idle: { type: "string" },
+    out: { type: "string" }
+  }
+})
+
+const quick = flags.quick
+const numberFlag = (value: string | undefined, fallback: number) => value === undefined ? fallback : Number(value)
+const config = {
+  // the server is single-threaded and takes one of the two cores; see bench/README.md for the workers
+  workers: numberFlag(flags.workers, 1),
+  durationSeconds: numberFlag(flags.duration, quick ? 0.5 : 5),
+  warmupSeconds: numberFlag(flags.warmup, quick ? 0.25 : 1),
+  rounds: numberFlag(flags.rounds, quick ? 1 : 3),
+  idleConnections: numberFlag(flags.idle, quick ? 2000 : 10_000)
+}
+const outDir = flags.out ?? path("bench/results")
+const profileDir = "/tmp/effect-tcp-bench-profiles"
+const client = process.env["BENCH_CLIENT"] ?? path("apps/client/src/main.ts") // TEMP
+
+const log = (message: string) => process.stderr.write(`${message}\n`)
+
+interface Running {
+  readonly info: ServerInfo
+  readonly proc: Proc
+  readonly port: number
+}
+
+const startServer = async (
+  spec: ReturnType<typeof servers>[number]
+): Promise<Running | { readonly skipped: string }> => {
+  const nodeFlags = flags.profile
+    ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${spec.id}.cpuprofile`]
+    : []
+  const launch = spec.launch(nodeFlags)
+  if ("skip" in launch) return { skipped: launch.skip }
+  const [command, args] = withRaisedFdLimit(launch.command, launch.args)
+  const proc = start(spec.id, command, args)
+  try {
+    const match = await waitForLine(proc, launch.ready, 30_000)
+    const info = { id: spec.id, label: spec.label, description: spec.description }
+    return { info, proc, port: Number(match[1]) }
+  } catch (error) {
+    await stop(proc)
+    return { skipped: `failed to start: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}` }
+  }
+}
+
+/** RSS of the server before and while `connections` idle connections are held by a helper process. */
+const measureMemory = async (server: Running, connections: number): Promise<MemoryResult> => {
+  await sleep(500)
+  const rssBeforeKiB = rssKiB(server.proc.pid)
+  const [command, args] = withRaisedFdLimit(process.execPath, [
+    path("bench/src/idle-connections.ts"),
+    String(server.port),
+    String(connections),
+    "100"
+  ])
+  const holder = start(`idle connections to ${server.info.id}`, command, args, { stdin: "pipe" })
+  try {
+    const line = await waitForLine(holder, /^(ready|error) ?(.*)$/, 120_000)
+    if (line[1] === "error") throw new Error(`${holder.name}: ${line[2]}`)
+    await sleep(1000)
+    const rssAfterKiB = rssKiB(server.proc.pid)
+    return { server: server.info.id, connections, rssBeforeKiB, rssAfterKiB }
+  } finally {
+    holder.child.stdin?.end()
+    await stop(holder, 10_000)
+    await sleep(500)
+  }
+}
+
+const drive = async (server: Running, size: number, connections: number): Promise<LoadSummary> => {
+  const args = [
+    client,
+    "bench",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(server.port),
+    "--connections",
+    String(connections),
+    "--size",
+    String(size),
+    "--duration",
+    String(config.durationSeconds),
+    "--warmup",
+    String(config.warmupSeconds),
+    "--workers",
+    String(config.workers),
+    "--json"
+  ]
+  const timeout = (config.durationSeconds + config.warmupSeconds) * 1000 + 60_000
+  const result = await run(`client against ${server.info.id}`, process.execPath, args, timeout)
+  if (result.code !== 0) throw new Error(`client exited ${result.code}:\n${result.tail}`)
+  return parseSummary(result.stdout)
+}
+
+const machine = (python: string) => {
+  const cpus = Os.cpus()
+  return {
+    cpu: cpus[0]?.model.trim() ?? "unknown",
+    cores: cpus.length,
+    memoryGiB: Math.round(Os.totalmem() / 2 ** 30),
+    kernel: `${Os.type()} ${Os.release()}`,
+    node: process.version,
+    python
+  }
+}
+
+const main = async () => {
+  const started = Date.now()
+  const loadBefore = Os.loadavg()
+  const pythons = { asyncio: findPython("asyncio"), uvloop: findPython("uvloop") }
+  const only = flags.only?.split(",").map((s) => s.trim())
+  const specs = servers(pythons).filter((s) => only === undefined || only.includes(s.id) || s.id === BASELINE)
+  if (flags.profile) {
+    rmSync(profileDir, { recursive: true, force: true })
+    mkdirSync(profileDir, { recursive: true })
+  }
+  log(
+    `bench: ${
+      quick ? "quick" : "full"
+    } run, ${config.workers} client worker(s), ${config.rounds} round(s) of ${config.warmupSeconds}+${config.durationSeconds} s per cell`
+  )
+
+  const infos: Array<ServerInfo> = []
+  const running: Array<Running> = []
+  for (const spec of specs) {
+    const result = await startServer(spec)
+    if ("skipped" in result) {
+      log(`bench: skipping ${spec.label}: ${result.skipped}`)
+      infos.push({ id: spec.id, label: spec.label, description: spec.description, skipped: result.skipped })
+    } else {
+      log(`bench: ${spec.label} listening on 127.0.0.1:${result.port} (pid ${result.proc.pid})`)
+      infos.push(result.info)
+      running.push(result)
+    }
+  }
+  if (!running.some((r) => r.info.id === BASELINE)) throw new Error("the baseline node:net server did not start")
+
+  const memory: Array<MemoryResult> = []
+  for (const server of running) {
+    try {
+      const m = await measureMemory(server, config.idleConnections)
+      memory.push(m)
+      log(
+        `bench: ${server.info.label}: ${
+          ((m.rssAfterKiB - m.rssBeforeKiB) / m.connections).toFixed(2)
+        } KiB per idle connection`
+      )
+    } catch (error) {
+      log(`bench: memory of ${server.info.label} not measured: ${error instanceof Error ? error.message : error}`)
+    }
+  }
+
+  const rounds = new Map<string, Array<LoadSummary>>()
+  const total = config.rounds * CELLS.length * running.length
+  let done = 0
+  for (let round = 0; round < config.rounds; round++) {
+    for (const cell of CELLS) {
+      for (const server of running) {
+        done++
+        const key = `${server.info.id} ${cell.size} ${cell.connections}`
+        try {
+          const summary = await drive(server, cell.size, cell.connections)
+          rounds.set(key, [...(rounds.get(key) ?? []), summary])
+          const errors = errorCount(summary)
+          log(
+            `bench: [${done}/${total}] ${server.info.label}, ${formatCell(cell)}: ${
+              Math.round(summary.requestsPerSecond)
+            } req/s, ${summary.mibPerSecond.toFixed(1)} MiB/s, p99 ${summary.latencyMicros.p99} µs${
+              errors > 0 ? `, ${errors} errors` : ""
+            }`
+          )
+        } catch (error) {
+          log(`bench: [${done}/${total}] ${server.info.label}, ${formatCell(cell)} failed: ${error}`)
+        }
+      }
+    }
+  }
+  for (const server of running) {
+    const code = await stop(server.proc, 10_000)
+    if (code !== 0 && code !== 130 && code !== "SIGTERM") log(`bench: ${server.info.label} exited with ${code}`)
+  }
+
+  const loads: Array<LoadResult> = []
+  for (const server of running) {
+    for (const cell of CELLS) {
+      const summaries = rounds.get(`${server.info.id} ${cell.size} ${cell.connections}`) ?? []
+      if (summaries.length === 0) continue
+      const summary = medianRound(summaries, (s) => s.requestsPerSecond)
+      loads.push({ server: server.info.id, cell, summary, rounds: summaries.map((s) => s.requestsPerSecond) })
+    }
+  }
+
+  const date = new Date().toISOString().slice(0, 10)
+  const python = [pythons.asyncio, pythons.uvloop]
+    .filter((p) => p !== undefined)
+    .map((p) => `${p.executable} ${p.version}`)
+    .filter((p, i, all) => all.indexOf(p) === i)
+    .join(", ") || "none"
+  const results: BenchResults = {
+    run: {
+      date,
+      mode: quick ? "quick" : "full",
+      profiled: flags.profile,
+      machine: machine(python),
+      load: { before: loadBefore, after: Os.loadavg() },
+      config,
+      elapsedSeconds: (Date.now() - started) / 1000
+    },
+    servers: infos,
+    cells: CELLS,
+    loads,
+    memory
+  }
+
+  const name = `${date}${quick ? "-quick" : ""}${flags.profile ? "-profile" : ""}`
+  mkdirSync(outDir, { recursive: true })
+  let markdown = renderMarkdown(results, `${name}.svg`)
+  if (flags.profile) {
+    markdown += "\n## Profiles (`--cpu-prof`, self time)\n\n"
+    for (const file of readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile")).toSorted()) {
+      const profile = JSON.parse(readFileSync(`${profileDir}/${file}`, "utf8")) as CpuProfile
+      const section = renderProfile(file, summarizeProfile(profile, 25))
+      markdown += `${section}\n`
+      log(`\n${section}`)
+    }
+    log(`bench: profiles in ${profileDir}`)
+  }
+  writeFileSync(`${outDir}/${name}.json`, `${JSON.stringify(results, null, 2)}\n`)
+  writeFileSync(`${outDir}/${name}.md`, markdown)
+  writeFileSync(`${outDir}/${name}.svg`, renderChart(results))
+  if (!quick && !flags.profile && flags.out === undefined && only === undefined) {
+    copyFileSync(`${outDir}/${name}.svg`, `${outDir}/latest.svg`)
+  }
+
+  const targets = evaluateTargets(results)
+  process.stdout.write(markdown)
+  log(`\nbench: ${targets.filter((t) => t.pass).length} of ${targets.length} targets pass`)
+  log(`bench: wrote ${outDir}/${name}.md, .json and .svg in ${Math.round((Date.now() - started) / 1000)} s`)
+}
+
+main().catch((error: unknown) => {
+  log(`bench: failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
+  process.exit(1)
+})

@@ -1,0 +1,112 @@
+/**
+ * The servers side by side: ours and its peers, how to start each one and how it
+ * tells us its port. Each listens on 127.0.0.1 on a free port (port 0).
+ */
+import { spawnSync } from "node:child_process"
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { BASELINE, OURS } from "./results.ts"
+
+export const root = fileURLToPath(new URL("../../", import.meta.url))
+export const path = (relative: string): string => `${root}${relative}`
+
+export interface Launch {
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  /** the line announcing the bound port; its first group is the port */
+  readonly ready: RegExp
+}
+
+export interface ServerSpec {
+  readonly id: string
+  readonly label: string
+  readonly description: string
+  /** How to start it, or why it cannot run here. `nodeFlags` go to node servers only. */
+  readonly launch: (nodeFlags: ReadonlyArray<string>) => Launch | { readonly skip: string }
+}
+
+const portLine = /^(\d+)$/
+
+export interface Python {
+  readonly executable: string
+  readonly version: string
+}
+
+/** The first interpreter that can import `module`: Debian's /usr/bin/python3 first, then the PATH's. */
+export const findPython = (module: string): Python | undefined => {
+  for (const candidate of ["/usr/bin/python3", "python3"]) {
+    if (candidate.startsWith("/") && !existsSync(candidate)) continue
+    const probe = spawnSync(
+      candidate,
+      ["-c", `import sys, ${module}; print(sys.executable); print(sys.version.split()[0])`],
+      { encoding: "utf8", timeout: 10_000 }
+    )
+    if (probe.status === 0) {
+      const [executable, version] = probe.stdout.trim().split("\n")
+      return { executable: executable ?? candidate, version: version ?? "?" }
+    }
+  }
+  return undefined
+}
+
+const node = process.execPath
+
+export const servers = (pythons: {
+  readonly asyncio: Python | undefined
+  readonly uvloop: Python | undefined
+}): ReadonlyArray<ServerSpec> => [
+  {
+    id: BASELINE,
+    label: "node:net",
+    description:
+      "plain `node:net`: `socket.on(\"data\", d => socket.write(d))`, setNoDelay(true) (bench/peers/node-net.ts)",
+    launch: (flags) => ({ command: node, args: [...flags, path("bench/peers/node-net.ts"), "0"], ready: portLine })
+  },
+  {
+    id: OURS,
+    label: "ours",
+    description: "our echo server, apps/server on packages/socket (`--log-format json`)",
+    launch: (flags) => {
+      const main = path("apps/server/src/main.ts")
+      if (!existsSync(main)) return { skip: "apps/server/src/main.ts does not exist yet" }
+      return {
+        command: node,
+        args: [...flags, main, "--host", "127.0.0.1", "--port", "0", "--log-format", "json"],
+        ready: /Serving on 127\.0\.0\.1:(\d+)/
+      }
+    }
+  },
+  {
+    id: "effect-socket-server",
+    label: "Effect NodeSocketServer",
+    description:
+      "Effect 4.1's own socket server, `@effect/platform-node` `NodeSocketServer` with a pull/writeAll loop (bench/peers/effect-socket-server.ts)",
+    launch: (flags) => ({
+      command: node,
+      args: [...flags, path("bench/peers/effect-socket-server.ts"), "0"],
+      ready: portLine
+    })
+  },
+  {
+    id: "asyncio",
+    label: "asyncio streams",
+    description: `Python asyncio streams, \`start_server\` with read(65536)/write/drain (bench/peers/echo.py)${
+      pythons.asyncio === undefined ? "" : `, ${pythons.asyncio.executable} ${pythons.asyncio.version}`
+    }`,
+    launch: () =>
+      pythons.asyncio === undefined
+        ? { skip: "no python3 found" }
+        : { command: pythons.asyncio.executable, args: [path("bench/peers/echo.py"), "0"], ready: portLine }
+  },
+  {
+    id: "uvloop",
+    label: "uvloop streams",
+    description: `the same asyncio streams program on uvloop (bench/peers/echo.py --uvloop)${
+      pythons.uvloop === undefined ? "" : `, ${pythons.uvloop.executable} ${pythons.uvloop.version}`
+    }`,
+    launch: () =>
+      pythons.uvloop === undefined
+        ? { skip: "uvloop is not installed (Debian: apt-get install python3-uvloop); the bench installs nothing" }
+        : { command: pythons.uvloop.executable, args: [path("bench/peers/echo.py"), "0", "--uvloop"], ready: portLine }
+  }
+]

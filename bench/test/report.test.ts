@@ -1,0 +1,216 @@
+import { assert, describe, it } from "@effect/vitest"
+import { axisMax, escapeXml, renderChart } from "../src/chart.ts"
+import { formatCount, formatSize, loadTable, memoryTable, renderMarkdown } from "../src/markdown.ts"
+import { categoryOf, type CpuProfile, shortUrl, summarizeProfile } from "../src/profile.ts"
+import {
+  type BenchResults,
+  type Cell,
+  CELLS,
+  evaluateTargets,
+  kibPerConnection,
+  type LoadResult,
+  medianRound,
+  ratio,
+  ratioTo,
+  targetsFor
+} from "../src/results.ts"
+import { type LoadSummary, parseSummary } from "../src/summary.ts"
+
+const summary = (cell: Cell, requestsPerSecond: number, p99: number): LoadSummary => ({
+  connections: cell.connections,
+  size: cell.size,
+  durationSeconds: 5,
+  requests: requestsPerSecond * 5,
+  bytes: requestsPerSecond * 5 * cell.size,
+  requestsPerSecond,
+  mibPerSecond: (requestsPerSecond * cell.size) / 2 ** 20,
+  latencyMicros: { min: 10, p50: p99 / 4, p90: p99 / 2, p99, p999: p99 * 2, max: p99 * 4 },
+  errors: {}
+})
+
+const load = (server: string, cell: Cell, rps: number, p99: number): LoadResult => ({
+  server,
+  cell,
+  summary: summary(cell, rps, p99),
+  rounds: [rps]
+})
+
+// ours: exactly 0.95× node:net's requests/s and 1.2× its p99 everywhere; asyncio a third of ours
+const results: BenchResults = {
+  run: {
+    date: "2026-01-02",
+    mode: "quick",
+    profiled: false,
+    machine: { cpu: "Test CPU", cores: 2, memoryGiB: 24, kernel: "Linux 6", node: "v24.21.0", python: "python 3.11" },
+    load: { before: [0.5, 0.4, 0.3], after: [1.5, 0.9, 0.5] },
+    config: { durationSeconds: 5, warmupSeconds: 1, workers: 1, rounds: 1, idleConnections: 1000 },
+    elapsedSeconds: 42
+  },
+  servers: [
+    { id: "node-net", label: "node:net", description: "baseline" },
+    { id: "ours", label: "ours", description: "ours" },
+    { id: "asyncio", label: "asyncio streams", description: "python" },
+    { id: "uvloop", label: "uvloop streams", description: "python", skipped: "uvloop is not installed" }
+  ],
+  cells: CELLS,
+  loads: CELLS.flatMap((cell) => [
+    load("node-net", cell, 100_000, 1000),
+    load("ours", cell, 95_000, 1200),
+    load("asyncio", cell, 95_000 / 3, 3000)
+  ]),
+  memory: [
+    { server: "node-net", connections: 1000, rssBeforeKiB: 50_000, rssAfterKiB: 54_000 },
+    { server: "ours", connections: 1000, rssBeforeKiB: 80_000, rssAfterKiB: 86_000 }
+  ]
+}
+
+describe("parseSummary", () => {
+  const line = JSON.stringify(summary({ size: 1024, connections: 10 }, 1000, 500))
+
+  it("reads the last JSON line of stdout", () => {
+    const parsed = parseSummary(`warming up\n{"not": "this"}\n${line}\n`)
+    assert.strictEqual(parsed.requestsPerSecond, 1000)
+    assert.strictEqual(parsed.latencyMicros.p99, 500)
+  })
+
+  it("says what is missing", () => {
+    assert.throws(() => parseSummary("no json here"), /no JSON summary/)
+    assert.throws(() => parseSummary("{oops"), /not valid JSON/)
+    assert.throws(() => parseSummary(JSON.stringify({ ...JSON.parse(line), mibPerSecond: "fast" })), /mibPerSecond/)
+    assert.throws(
+      () => parseSummary(JSON.stringify({ ...JSON.parse(line), latencyMicros: { p50: 1 } })),
+      /latencyMicros\.min/
+    )
+    assert.throws(() => parseSummary(JSON.stringify({ ...JSON.parse(line), errors: { x: "y" } })), /errors/)
+  })
+})
+
+describe("ratios and targets", () => {
+  it("divides by the baseline, and knows when it cannot", () => {
+    assert.strictEqual(ratio(3, 2), 1.5)
+    assert.strictEqual(ratio(undefined, 2), undefined)
+    assert.strictEqual(ratio(3, 0), undefined)
+    assert.closeTo(ratioTo(results, "ours", "requestsPerSecond", CELLS[0])!, 0.95, 1e-9)
+    assert.closeTo(ratioTo(results, "ours", "mibPerSecond", CELLS[5])!, 0.95, 1e-9)
+    assert.closeTo(ratioTo(results, "ours", "p99", CELLS[2])!, 1.2, 1e-9)
+    assert.closeTo(ratioTo(results, "ours", "memory")!, 1.5, 1e-9)
+    assert.strictEqual(ratioTo(results, "uvloop", "requestsPerSecond", CELLS[0]), undefined)
+  })
+
+  it("memory is RSS growth per connection", () => {
+    assert.strictEqual(kibPerConnection(results.memory[0]!), 4)
+  })
+
+  it("names every target of the issue", () => {
+    const targets = targetsFor(CELLS)
+    // 2 × req/s at 1 KiB, 2 × MiB/s at 100 KiB, 6 × p99, memory, 2 × vs asyncio
+    assert.strictEqual(targets.length, 13)
+    assert.strictEqual(targets.filter((t) => t.baseline === "asyncio").length, 2)
+  })
+
+  it("passes at exactly the threshold, fails beyond it", () => {
+    const evaluated = evaluateTargets(results)
+    const failed = evaluated.filter((t) => !t.pass).map((t) => t.target.metric)
+    assert.deepStrictEqual(failed, ["memory"])
+  })
+
+  it("takes the median round", () => {
+    assert.strictEqual(medianRound([3, 1, 2], (x) => x), 2)
+    assert.strictEqual(medianRound([4, 1, 3, 2], (x) => x), 2)
+    assert.throws(() => medianRound([], (x: number) => x))
+  })
+})
+
+describe("markdown", () => {
+  it("formats sizes and counts", () => {
+    assert.strictEqual(formatSize(1024), "1 KiB")
+    assert.strictEqual(formatSize(100 * 1024), "100 KiB")
+    assert.strictEqual(formatSize(1000), "1000 B")
+    assert.strictEqual(formatCount(148_912.3), "148.9k")
+    assert.strictEqual(formatCount(812.4), "812")
+  })
+
+  it("renders the load table with ratios, skipping servers that did not run", () => {
+    const table = loadTable(results)
+    const rows = table.split("\n")
+    assert.strictEqual(rows.length, 2 + CELLS.length * 3)
+    assert.include(table, "| 1 KiB | 10 | ours | 95.0k | 0.95× |")
+    assert.notInclude(table, "uvloop")
+  })
+
+  it("renders the memory table", () => {
+    assert.include(memoryTable(results), "| ours | 78.1 MiB | 84.0 MiB | 6.00 | 1.50× |")
+  })
+
+  it("renders the page: pass/fail, skipped peers, the chart", () => {
+    const page = renderMarkdown(results, "2026-01-02-quick.svg")
+    assert.include(page, "## Targets: 12 of 13 pass")
+    assert.include(page, "| memory per idle connection | node:net | 1000 idle conns | 1.50× | ≤ 1.2× | ❌ FAIL |")
+    assert.include(page, "| requests/s | asyncio streams | 1 KiB × 10 conns | 3.00× | ≥ 3× | ✅ pass |")
+    assert.include(page, "skipped uvloop streams: uvloop is not installed")
+    assert.include(page, "![ratios to node:net](./2026-01-02-quick.svg)")
+  })
+})
+
+describe("chart", () => {
+  const svg = renderChart(results)
+
+  it("is one SVG document with a bar per server, cell and panel", () => {
+    assert.isTrue(svg.startsWith("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+    assert.isTrue(svg.trimEnd().endsWith("</svg>"))
+    const bars = svg.match(/<rect [^>]*><title>/g) ?? []
+    // two servers besides the baseline: 6 cells × 2 panels + memory (asyncio has none)
+    assert.strictEqual(bars.length, 6 * 2 * 2 + 1)
+    assert.include(svg, "our target 0.95×")
+    assert.include(svg, "our target 1.2×")
+    assert.notInclude(svg, "uvloop")
+  })
+
+  it("has balanced tags and escaped text", () => {
+    const opened = (svg.match(/<(rect|text|line|svg|style|title)\b(?:[^>]*[^/])?>/g) ?? []).length
+    const closed = (svg.match(/<\/(rect|text|line|svg|style|title)>/g) ?? []).length
+    assert.strictEqual(opened, closed)
+    assert.strictEqual(escapeXml("a<b & \"c\">"), "a&lt;b &amp; &quot;c&quot;&gt;")
+  })
+
+  it("scales the axis to the largest value with headroom", () => {
+    assert.strictEqual(axisMax([0.5]), 1.25)
+    assert.strictEqual(axisMax([3]), 3.5)
+    assert.strictEqual(axisMax([12]), 15)
+  })
+})
+
+describe("profile", () => {
+  const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 9, columnNumber: 0 })
+  const profile: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: frame("(root)", "") },
+      { id: 2, callFrame: frame("(idle)", "") },
+      { id: 3, callFrame: frame("pull", "file:///repo/packages/socket/src/internal/node.ts") },
+      { id: 4, callFrame: frame("runLoop", "file:///repo/node_modules/.pnpm/x/node_modules/effect/dist/a.js") },
+      { id: 5, callFrame: frame("writeGeneric", "node:internal/stream_base_commons") }
+    ],
+    startTime: 0,
+    endTime: 1000,
+    samples: [2, 3, 4, 4, 5, 2],
+    timeDeltas: [0, 100, 100, 100, 100, 100]
+  }
+
+  it("sums self time per function and per code base, idle apart", () => {
+    const s = summarizeProfile(profile)
+    assert.strictEqual(s.totalMs, 0.5)
+    assert.strictEqual(s.idleMs, 0.1)
+    assert.strictEqual(s.functions[0]!.name, "runLoop effect/dist/a.js:10")
+    assert.closeTo(s.functions[0]!.percent, 50, 1e-9)
+    assert.deepStrictEqual(s.categories.map((c) => c.name), ["effect", "packages/socket", "node internals"])
+  })
+
+  it("shortens urls and names code bases", () => {
+    assert.strictEqual(shortUrl("file:///w/main/apps/server/src/main.ts"), "apps/server/src/main.ts")
+    assert.strictEqual(categoryOf(frame("(garbage collector)", "")), "garbage collector")
+    assert.strictEqual(
+      categoryOf(frame("x", "file:///w/node_modules/@effect/platform-node/src/a.ts")),
+      "@effect/platform-node"
+    )
+  })
+})
