@@ -569,10 +569,15 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
       Effect.andThen(Scope.close(handlersScope, Exit.void)),
       // Every socket still open (accepted but unclaimed, or owned elsewhere) is closed.
       Effect.andThen(Effect.callback<void>((resume) => {
+        // Node emits the server's 'close' before libuv has released its handle; two turns
+        // of the event loop later the handle is gone whichever phase closed it.
+        const released = (): void => {
+          setImmediate(() => setImmediate(() => resume(Effect.void)))
+        }
         for (const socket of live) socket.destroy()
-        if (live.size === 0 && serverClosed) return resume(Effect.void)
+        if (live.size === 0 && serverClosed) return released()
         onDrained = () => {
-          if (live.size === 0 && serverClosed) resume(Effect.void)
+          if (live.size === 0 && serverClosed) released()
         }
       })),
       Effect.ensuring(Effect.sync(() => {
