@@ -2,4 +2,5 @@
 import * as Tcp from "../src/Tcp.ts"
 import { contract } from "./contract.ts"
 
+contract("Node (loopback)", Tcp.layer)
 contract("fake network", Tcp.layerTest)

@@ -98,6 +98,24 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         yield* client.end
         const error = yield* Effect.flip(client.write(encode("late")))
         assert.strictEqual(error._tag, "BrokenPipeError")
+        assert.strictEqual(error.code, "EPIPE")
+        assert.strictEqual(error.errno, errno.EPIPE)
+      }))
+
+    test("reading a connection whose own scope closed fails with ConnectionAbortedError", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        yield* Tcp.connect({ port: server.address.port })
+        const scope = yield* Scope.make()
+        const accepted = yield* server.accept.pipe(Scope.provide(scope))
+        const reading = yield* Effect.forkChild(Effect.flip(Stream.runDrain(accepted.stream)))
+        yield* Effect.sleep(20)
+        yield* Scope.close(scope, Exit.void)
+        const error = yield* Fiber.join(reading)
+        assert.strictEqual(error._tag, "ConnectionAbortedError")
+        assert.strictEqual(error.errno, errno.ECONNABORTED)
+        assert.strictEqual((yield* Effect.flip(accepted.write(encode("x"))))._tag, "BrokenPipeError")
+        assert.strictEqual((yield* Effect.flip(accepted.end))._tag, "BrokenPipeError")
       }))
 
     test("backpressure: a writer to a peer that does not read suspends, with bounded memory", () =>
@@ -201,12 +219,15 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         const elapsed = (yield* Clock.currentTimeMillis) - started
         assert.strictEqual(error._tag, "TimeoutError")
         assert.strictEqual(error.errno, errno.ETIMEDOUT)
+        assert.strictEqual(error.syscall, "read")
         assert.isAtLeast(elapsed, 150)
+        // and the connection is closed: the peer sees EOF
+        assert.strictEqual(yield* readAll(client), "")
       }))
 
     test("maxConnections: extra connections are closed at once and counted as rejected", () =>
       Effect.gen(function*() {
-        const server = yield* Tcp.listen({ maxConnections: 1 })
+        const server = yield* Tcp.listen({ maxConnections: 1, shutdownGrace: "100 millis" })
         yield* Effect.forkScoped(server.serve(() => Effect.never))
         yield* Tcp.connect({ port: server.address.port })
         yield* eventually(server.stats, (stats) => stats.active === 1)
@@ -279,6 +300,22 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.isAtLeast((yield* Clock.currentTimeMillis) - started, 350)
       }))
 
+    test("after the server closed, accept fails with OSError (EBADF); connections it accepted are closed", () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const server = yield* Tcp.listen({ shutdownGrace: "100 millis" }).pipe(Scope.provide(scope))
+        const client = yield* Tcp.connect({ port: server.address.port })
+        // owned by this test's scope, not the server's: still closed by the server's shutdown
+        yield* server.accept
+        yield* Scope.close(scope, Exit.void)
+        assert.strictEqual(yield* readAll(client), "")
+        const error = yield* Effect.flip(server.accept)
+        assert.strictEqual(error._tag, "OSError")
+        assert.strictEqual(error.code, "EBADF")
+        assert.strictEqual(error.errno, errno.EBADF)
+        assert.strictEqual((yield* server.stats).active, 0)
+      }))
+
     test("closing a connection's scope by interruption closes it: the peer sees EOF", () =>
       Effect.gen(function*() {
         const server = yield* Tcp.listen()
@@ -306,8 +343,27 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.strictEqual(theirs.noDelay, true)
         assert.strictEqual(theirs.keepAlive, false)
         assert.strictEqual(theirs.reusePort, false)
-        assert.isTrue(mine.receiveBufferSize === undefined || mine.receiveBufferSize > 0)
-        assert.isTrue(mine.sendBufferSize === undefined || mine.sendBufferSize > 0)
+        // SO_REUSEADDR is the listener's (Node sets it), inherited by what it accepts
+        assert.strictEqual(theirs.reuseAddress, true)
+        assert.strictEqual(mine.reuseAddress, false)
+        assert.isTrue(theirs.receiveBufferSize! > 0)
+        assert.isTrue(theirs.sendBufferSize! > 0)
+      }))
+
+    test("options report buffer sizes as the kernel does (Linux doubles what was set)", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen({ reusePort: true })
+        const client = yield* Tcp.connect({
+          port: server.address.port,
+          receiveBufferSize: 16 * 1024,
+          sendBufferSize: 32 * 1024
+        })
+        const accepted = yield* server.accept
+        const factor = process.platform === "linux" ? 2 : 1
+        const mine = yield* client.options
+        assert.strictEqual(mine.receiveBufferSize, 16 * 1024 * factor)
+        assert.strictEqual(mine.sendBufferSize, 32 * 1024 * factor)
+        assert.strictEqual((yield* accepted.options).reusePort, true)
       }))
   })
 }

@@ -13,7 +13,7 @@
 // until the next segment is due, or until the link changes. So everything
 // runs on the Clock (TestClock drives latency and timeouts in no real time)
 // and nothing touches the OS.
-import { Cause, Clock, Duration, Effect, FiberSet, Scope, Sink, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, FiberSet, Option, Predicate, Scope, Sink, Stream } from "effect"
 import type { Address } from "../Address.ts"
 import * as Addresses from "../Address.ts"
 import type { Connection } from "../Connection.ts"
@@ -53,6 +53,8 @@ class Flow {
   closeArrived = false
   /** The writer reset the connection. */
   resetArrived = false
+  /** ... before its FIN: reading fails with ECONNRESET (after a FIN, Node has already ended the stream). */
+  resetBeforeEof = false
   /** The reader closed its socket: what arrives is dropped. */
   readerGone = false
   constructor(capacity: number) {
@@ -103,7 +105,8 @@ class Endpoint {
   closed = false
   /** Reset by the network (`resetAfter`): writes fail with ECONNRESET. */
   aborted = false
-  readError: OSError.TimeoutError | undefined = undefined
+  /** Set once, as in Node: the idle timeout, or a read cut short by closing this end. */
+  readError: OSError.ReadError | undefined = undefined
   bytesRead = 0
   bytesWritten = 0
   readonly onClose: Array<() => void> = []
@@ -133,14 +136,18 @@ class Listener extends Signal {
   readonly address: Address
   readonly options: ListenOptions
   readonly pending: Array<Endpoint> = []
+  /** Every accepted end still open, wherever it is owned: closed when the server shuts down. */
+  readonly live = new Set<Endpoint>()
+  /** Where handlers and idle watchdogs run. */
+  readonly scope: Scope.Scope
   closed = false
-  active = 0
   accepted = 0
   rejected = 0
-  constructor(address: Address, options: ListenOptions) {
+  constructor(address: Address, options: ListenOptions, scope: Scope.Scope) {
     super()
     this.address = address
     this.options = options
+    this.scope = scope
   }
 }
 
@@ -202,10 +209,12 @@ const readError = (code: string, endpoint: Endpoint, detail?: string) =>
     allowed: OSError.tagsOf.read
   })
 
-const writeError = (code: string, endpoint: Endpoint) =>
-  OSError.fromCode(code, { syscall: "write", host: endpoint.remote.host, port: endpoint.remote.port }, {
+const writeError = (code: string, endpoint: Endpoint, detail?: string) =>
+  OSError.fromCode(code, { syscall: "write", host: endpoint.remote.host, port: endpoint.remote.port, detail }, {
     allowed: OSError.tagsOf.write
   })
+
+const seconds = (millis: number): string => `${Number((millis / 1000).toFixed(3))}s`
 
 const connectError = (code: string, host: string, port: number | undefined, detail?: string) =>
   OSError.fromCode(code, { syscall: "connect", host, port, detail }, { allowed: OSError.tagsOf.connect })
@@ -258,6 +267,7 @@ const settleFlow = (network: Network, link: Link, from: Endpoint, now: number): 
         break
       case "reset":
         flow.resetArrived = true
+        if (!flow.finArrived) flow.resetBeforeEof = true
         break
     }
     logEvent(network, from, segment.kind, segment.bytes)
@@ -306,19 +316,17 @@ const waitChange = (
   return deadline === undefined ? changed : Effect.asVoid(Effect.timeoutOption(changed, Math.max(0, deadline - now)))
 }
 
-const minDeadline = (a: number | undefined, b: number | undefined): number | undefined =>
-  a === undefined ? b : b === undefined ? a : Math.min(a, b)
-
 /** Closes one end: `close` is a FIN (and a broken pipe for whoever writes back), `reset` an RST. */
 const shut = (network: Network, endpoint: Endpoint, kind: "close" | "reset", now: number): void => {
   if (endpoint.closed) return
   const link = endpoint.link
   settle(network, link, now)
   endpoint.closed = true
-  const inbound = endpoint.inbound
-  inbound.readerGone = true
-  inbound.buffer = []
-  inbound.bufferedBytes = 0
+  // What arrived is still read (as from Node's queue); a read waiting for more is cut short.
+  endpoint.inbound.readerGone = true
+  if (!endpoint.inbound.finArrived && endpoint.readError === undefined) {
+    endpoint.readError = readError("ECONNABORTED", endpoint, "connection closed locally")
+  }
   send(network, endpoint, kind, now)
   settle(network, link, now)
   link.bump()
@@ -347,7 +355,8 @@ const abortLink = (network: Network, link: Link, now: number): void => {
 // -----------------------------------------------------------------------------
 
 const writeFailure = (endpoint: Endpoint) => {
-  if (endpoint.closed || endpoint.ended) return writeError("ESHUTDOWN", endpoint)
+  if (endpoint.closed) return writeError("EPIPE", endpoint, "connection closed")
+  if (endpoint.ended) return writeError("EPIPE", endpoint, "write after end")
   if (endpoint.inbound.resetArrived || endpoint.inbound.closeArrived) return writeError("EPIPE", endpoint)
   // reset by the network, its RST to us still in flight
   if (endpoint.aborted) return writeError("ECONNRESET", endpoint)
@@ -395,7 +404,6 @@ const makePull = (network: Network, endpoint: Endpoint) =>
     while (true) {
       const now = yield* Clock.currentTimeMillis
       settle(network, link, now)
-      if (endpoint.closed) return yield* Cause.done()
       if (inbound.buffer.length > 0) {
         const chunks = inbound.buffer as unknown as readonly [Uint8Array, ...Array<Uint8Array>]
         endpoint.bytesRead += inbound.bufferedBytes
@@ -404,23 +412,10 @@ const makePull = (network: Network, endpoint: Endpoint) =>
         link.bump()
         return chunks
       }
-      if (inbound.resetArrived) return yield* Effect.fail(readError("ECONNRESET", endpoint))
-      if (inbound.finArrived) return yield* Cause.done()
       if (endpoint.readError !== undefined) return yield* Effect.fail(endpoint.readError)
-      let deadline = nextDue(network, link)
-      if (endpoint.idleTimeout !== undefined) {
-        const idleAt = link.lastActivity + endpoint.idleTimeout
-        if (now >= idleAt) {
-          endpoint.readError = readError(
-            "ETIMEDOUT",
-            endpoint,
-            `idle for ${Duration.format(Duration.millis(endpoint.idleTimeout))}`
-          ) as OSError.TimeoutError
-          return yield* Effect.fail(endpoint.readError)
-        }
-        deadline = minDeadline(deadline, idleAt)
-      }
-      yield* waitChange(link, link.version, now, deadline)
+      if (inbound.resetBeforeEof) return yield* Effect.fail(readError("ECONNRESET", endpoint))
+      if (inbound.finArrived) return yield* Cause.done()
+      yield* waitChange(link, link.version, now, nextDue(network, link))
     }
   })
 
@@ -451,12 +446,14 @@ const toConnection = (network: Network, endpoint: Endpoint): Connection => {
     writeAll: (chunks) => Effect.forEach(chunks, write, { discard: true }),
     sink: Sink.forEach(write),
     end: Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.sync(() => {
-        if (endpoint.closed || endpoint.ended) return
+      Effect.suspend(() => {
+        if (endpoint.ended) return Effect.void
+        if (endpoint.closed) return Effect.fail(writeError("EPIPE", endpoint, "connection closed"))
         endpoint.ended = true
         send(network, endpoint, "fin", now)
         settle(network, endpoint.link, now)
         endpoint.link.bump()
+        return Effect.void
       })),
     reset: shutEffect(network, endpoint, "reset"),
     options: Effect.sync(() => optionsOf(endpoint)),
@@ -467,6 +464,7 @@ const toConnection = (network: Network, endpoint: Endpoint): Connection => {
   return connection
 }
 
+// -----------------------------------------------------------------------------
 // -----------------------------------------------------------------------------
 // connect
 // -----------------------------------------------------------------------------
@@ -489,28 +487,59 @@ const findListener = (network: Network, host: string, port: number): Listener | 
   return matches[network.roundRobin++ % matches.length]
 }
 
+/**
+ * The idle timeout of an accepted end, as Node's `socket.setTimeout`: no traffic
+ * either way for that long fails its reads with `TimeoutError` and closes it.
+ * While its own consumer is behind (the buffer full), silence is not the peer's.
+ */
+const watchIdle = (network: Network, endpoint: Endpoint, idle: number): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const link = endpoint.link
+    while (!endpoint.closed) {
+      const now = yield* Clock.currentTimeMillis
+      settle(network, link, now)
+      if (endpoint.closed) return
+      if (endpoint.inbound.space <= 0 && endpoint.inbound.bufferedBytes > 0) link.lastActivity = now
+      const idleAt = link.lastActivity + idle
+      if (now >= idleAt) {
+        if (!endpoint.inbound.finArrived && endpoint.readError === undefined) {
+          endpoint.readError = readError("ETIMEDOUT", endpoint, `idle for ${seconds(idle)}`)
+        }
+        return shut(network, endpoint, "close", now)
+      }
+      yield* waitChange(link, link.version, now, idleAt)
+    }
+  })
+
 /** The listener takes the new connection: queued for `accept`, or closed at once past `maxConnections`. */
-const arrive = (network: Network, listener: Listener, endpoint: Endpoint, now: number): void => {
+const arrive = (network: Network, listener: Listener, endpoint: Endpoint, now: number): Effect.Effect<void> => {
   const max = listener.options.maxConnections
-  if (max !== undefined && listener.active >= max) {
+  if (max !== undefined && listener.live.size >= max) {
     listener.rejected++
     shut(network, endpoint, "close", now)
-    return
+    return Effect.void
   }
   listener.accepted++
-  listener.active++
+  listener.live.add(endpoint)
   endpoint.onClose.push(() => {
-    listener.active--
+    listener.live.delete(endpoint)
+    listener.bump()
   })
   listener.pending.push(endpoint)
   listener.bump()
+  return endpoint.idleTimeout === undefined
+    ? Effect.void
+    : Effect.asVoid(Effect.forkIn(watchIdle(network, endpoint, endpoint.idleTimeout), listener.scope))
 }
 
-const establish = (network: Network, options: ConnectOptions, host: string, now: number): Endpoint | undefined => {
+const establish = (
+  network: Network,
+  listener: Listener,
+  options: ConnectOptions,
+  host: string,
+  now: number
+): Effect.Effect<Endpoint> => {
   const port = options.port
-  if (takeRefusal(network, port)) return undefined
-  const listener = findListener(network, host, port)
-  if (listener === undefined) return undefined
   const link = new Link(now, network.resetAfter)
   const sourceHost = options.localAddress !== undefined
     ? resolveHost(options.localAddress)
@@ -536,32 +565,30 @@ const establish = (network: Network, options: ConnectOptions, host: string, now:
     settings: listener.options,
     reusePort: listener.options.reusePort ?? false,
     accepted: true,
-    idleTimeout: idleTimeout === undefined ? undefined : Duration.toMillis(idleTimeout)
+    idleTimeout: idleTimeout === undefined ? undefined : Math.max(1, Math.round(Duration.toMillis(idleTimeout)))
   })
   client.peer = server
   server.peer = client
   client.outbound = server.inbound
   server.outbound = client.inbound
-  network.links.add(link)
   link.ends = [client, server]
+  network.links.add(link)
   logEvent(network, client, "connect")
-  arrive(network, listener, server, now)
   if (link.resetAfter !== undefined && link.resetAfter <= 0) abortLink(network, link, now)
-  return client
+  return Effect.as(arrive(network, listener, server, now), client)
 }
 
 const makeConnect = (network: Network) =>
   Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
-    const requested = options.host ?? "127.0.0.1"
+    // Errors name the host as asked, as Node's do; addresses are the resolved ones.
+    const host = options.host ?? "127.0.0.1"
     const port = options.port
-    if (isInvalidHost(requested)) {
+    if (isInvalidHost(host)) {
       return yield* Effect.fail(
-        OSError.fromCode("ENOTFOUND", { syscall: "getaddrinfo", host: requested }, {
-          allowed: OSError.tagsOf.connect
-        })
+        OSError.fromCode("ENOTFOUND", { syscall: "getaddrinfo", host }, { allowed: OSError.tagsOf.connect })
       )
     }
-    const host = resolveHost(requested)
+    const resolved = resolveHost(host)
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       return yield* Effect.fail(connectError("EINVAL", host, port, `port ${port} out of range`))
     }
@@ -570,18 +597,20 @@ const makeConnect = (network: Network) =>
       const client = yield* Effect.acquireRelease(
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.suspend(() => {
-            const client = establish(network, options, host, now)
-            return client === undefined ? Effect.fail(connectError("ECONNREFUSED", host, port)) : Effect.succeed(client)
+            const listener = takeRefusal(network, port) ? undefined : findListener(network, resolved, port)
+            return listener === undefined
+              ? Effect.fail(connectError("ECONNREFUSED", host, port))
+              : establish(network, listener, options, resolved, now)
           })),
         (client) => shutEffect(network, client, "close")
       )
       return toConnection(network, client)
     })
     if (options.timeout === undefined) return yield* attempt
-    const timeout = Duration.fromInputUnsafe(options.timeout)
+    const timeout = Duration.toMillis(options.timeout)
     return yield* Effect.timeoutOrElse(attempt, {
       duration: timeout,
-      orElse: () => Effect.fail(connectError("ETIMEDOUT", host, port, `timed out after ${Duration.format(timeout)}`))
+      orElse: () => Effect.fail(connectError("ETIMEDOUT", host, port, `connect timed out after ${seconds(timeout)}`))
     })
   })
 
@@ -589,21 +618,37 @@ const makeConnect = (network: Network) =>
 // listen
 // -----------------------------------------------------------------------------
 
-/** Waits until the listener has a connection queued; interrupts when the server is closed. */
-const awaitPending = (listener: Listener): Effect.Effect<void> =>
+/** Waits until the listener has a connection queued, or is closed (`false`). */
+const awaitPending = (listener: Listener): Effect.Effect<boolean> =>
   Effect.gen(function*() {
     while (true) {
-      if (listener.closed) return yield* Effect.interrupt
-      if (listener.pending.length > 0) return
+      if (listener.closed) return false
+      if (listener.pending.length > 0) return true
       yield* waitChange(listener, listener.version, 0, undefined)
     }
   })
 
+const errorTag = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.findErrorOption(cause)
+  if (Option.isNone(error)) return "Defect"
+  return Predicate.hasProperty(error.value, "_tag") && Predicate.isString(error.value._tag)
+    ? error.value._tag
+    : "UnknownError"
+}
+
 const makeServer = (network: Network, listener: Listener, handlers: FiberSet.FiberSet<unknown, unknown>): Server => {
+  const closedError = () =>
+    OSError.fromCode("EBADF", {
+      syscall: "accept",
+      host: listener.address.host,
+      port: listener.address.port,
+      detail: "server closed"
+    }, { allowed: OSError.tagsOf.accept })
+
   const accept: Server["accept"] = Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       while (true) {
-        yield* restore(awaitPending(listener))
+        if (!(yield* restore(awaitPending(listener)))) return yield* Effect.fail(closedError())
         const endpoint = listener.pending.shift()
         if (endpoint === undefined) continue
         yield* Effect.addFinalizer(() => shutEffect(network, endpoint, "close"))
@@ -627,9 +672,13 @@ const makeServer = (network: Network, listener: Listener, handlers: FiberSet.Fib
           Scope.provide(scope),
           Effect.onExit((exit) => Scope.close(scope, exit)),
           Effect.catchCause((cause) =>
-            Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logWarning("Connection handler failed", cause)
+            Cause.hasFails(cause) || Cause.hasDies(cause)
+              ? Effect.logWarning("Connection handler failed", cause).pipe(
+                Effect.annotateLogs("error", errorTag(cause))
+              )
+              : Effect.void
           ),
-          Effect.annotateLogs({ connection: connection.id, peer: Addresses.format(connection.remoteAddress) })
+          Effect.annotateLogs({ connectionId: connection.id, peer: Addresses.format(connection.remoteAddress) })
         )
       )
     })
@@ -638,7 +687,7 @@ const makeServer = (network: Network, listener: Listener, handlers: FiberSet.Fib
     Effect.forever(
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
-          yield* restore(awaitPending(listener))
+          if (!(yield* restore(awaitPending(listener)))) return yield* Effect.interrupt
           const endpoint = listener.pending.shift()
           if (endpoint !== undefined) yield* handle(endpoint, handler)
         })
@@ -650,12 +699,33 @@ const makeServer = (network: Network, listener: Listener, handlers: FiberSet.Fib
     accept,
     serve,
     stats: Effect.sync((): ServerStats => ({
-      active: listener.active,
+      active: listener.live.size,
       accepted: listener.accepted,
       rejected: listener.rejected
     }))
   }
 }
+
+/** Stops accepting at once, lets handlers finish within the grace, interrupts the rest, closes every accepted end. */
+const shutdown = (
+  network: Network,
+  listener: Listener,
+  handlersScope: Scope.Closeable,
+  handlers: FiberSet.FiberSet<unknown, unknown>,
+  grace: number
+) =>
+  Effect.gen(function*() {
+    listener.closed = true
+    const index = network.listeners.indexOf(listener)
+    if (index >= 0) network.listeners.splice(index, 1)
+    listener.bump()
+    const now = yield* Clock.currentTimeMillis
+    for (const endpoint of listener.pending.splice(0)) shut(network, endpoint, "close", now)
+    yield* Effect.timeoutOption(Effect.interruptible(FiberSet.awaitEmpty(handlers)), grace)
+    yield* Scope.close(handlersScope, Exit.void)
+    const later = yield* Clock.currentTimeMillis
+    for (const endpoint of listener.live) shut(network, endpoint, "close", later)
+  })
 
 const makeListen = (network: Network) =>
   Effect.fn("Tcp.listen")(function*(options: ListenOptions = {}) {
@@ -668,38 +738,27 @@ const makeListen = (network: Network) =>
     if (!Number.isInteger(asked) || asked < 0 || asked > 65535) {
       return yield* Effect.fail(listenError("EINVAL", "listen", host, asked))
     }
-    const grace = Duration.fromInputUnsafe(options.shutdownGrace ?? defaultShutdownGrace)
-    // Registered first, so it runs last: whatever outlived the grace period is interrupted.
-    const handlers = yield* FiberSet.make<unknown, unknown>()
-    const listener = yield* Effect.acquireRelease(
-      Effect.suspend(() => {
+    const grace = Duration.toMillis(options.shutdownGrace ?? defaultShutdownGrace)
+    const { handlers, listener } = yield* Effect.acquireRelease(
+      Effect.gen(function*() {
         const taken = asked !== 0 && network.listeners.some((other) =>
           other.address.port === asked && hostsOverlap(other.address.host, host) &&
           !(other.options.reusePort === true && options.reusePort === true)
         )
-        if (taken) return Effect.fail(listenError("EADDRINUSE", "listen", host, asked))
+        if (taken) return yield* Effect.fail(listenError("EADDRINUSE", "listen", requested, asked))
         const port = asked === 0 ? allocatePort(network) : asked
-        const listener = new Listener(addressOf(host, port), options)
+        // Handlers and idle watchdogs: they outlive the listening socket by the grace period.
+        const handlersScope = yield* Scope.make()
+        const handlers = yield* FiberSet.make<unknown, unknown>().pipe(Scope.provide(handlersScope))
+        const listener = new Listener(addressOf(host, port), options, handlersScope)
         network.listeners.push(listener)
-        return Effect.succeed(listener)
+        return { handlers, handlersScope, listener }
       }),
-      (listener) =>
-        Effect.gen(function*() {
-          // Stop accepting at once: new connects are refused, queued ones closed.
-          listener.closed = true
-          const index = network.listeners.indexOf(listener)
-          if (index >= 0) network.listeners.splice(index, 1)
-          listener.bump()
-          const now = yield* Clock.currentTimeMillis
-          for (const endpoint of listener.pending.splice(0)) shut(network, endpoint, "close", now)
-          // Let running handlers finish within the grace period.
-          yield* Effect.timeoutOption(Effect.interruptible(FiberSet.awaitEmpty(handlers)), grace)
-        })
+      ({ handlers, handlersScope, listener }) => shutdown(network, listener, handlersScope, handlers, grace)
     )
     return makeServer(network, listener, handlers)
   })
 
-// -----------------------------------------------------------------------------
 // the fault script
 // -----------------------------------------------------------------------------
 
