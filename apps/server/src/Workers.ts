@@ -235,6 +235,12 @@ export const workerIndex = (): number => Number(process.env[indexVariable] ?? "0
  */
 export const onListening = (address: Address.Address): Effect.Effect<void> =>
   Effect.sync(() => {
+    if (process.send === undefined || !process.connected) {
+      // the parent is already gone
+      process.kill(process.pid, "SIGTERM")
+      return
+    }
     process.on("disconnect", () => process.kill(process.pid, "SIGTERM"))
-    process.send?.({ listening: address.port })
+    // with a callback, a parent that went away meanwhile is no uncaught error
+    process.send({ listening: address.port }, undefined, {}, () => {})
   })
