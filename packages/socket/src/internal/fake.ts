@@ -13,6 +13,14 @@
 // until the next segment is due, or until the link changes. So everything
 // runs on the Clock (TestClock drives latency and timeouts in no real time)
 // and nothing touches the OS.
+//
+// Where TCP leaves room, the fake does what the Node layer (node.ts) does, and
+// the contract suite (test/contract.ts) holds both to it: closing a scope sends
+// a FIN (also on interruption), `reset` an RST; writing after the peer's close
+// or reset is EPIPE, reading after a reset ECONNRESET, a read cut short by
+// closing one's own end ECONNABORTED; the idle timeout fails reads with
+// ETIMEDOUT and closes the connection; a server's shutdown closes every
+// connection it accepted once the grace period is over.
 import { Cause, Clock, Duration, Effect, Exit, FiberSet, Option, Predicate, Scope, Sink, Stream } from "effect"
 import type { Address } from "../Address.ts"
 import * as Addresses from "../Address.ts"
@@ -464,7 +472,6 @@ const toConnection = (network: Network, endpoint: Endpoint): Connection => {
   return connection
 }
 
-// -----------------------------------------------------------------------------
 // -----------------------------------------------------------------------------
 // connect
 // -----------------------------------------------------------------------------
