@@ -26,33 +26,46 @@ export const name = "echo-server"
  */
 export const version = "0.1.0"
 
-const env = (variable: string) => `[env ECHO_${variable}]`
+const env = (name: string) => `ECHO_${name.toUpperCase().replaceAll("-", "_")}`
 
-const Port = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))
-const Positive = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
-const NonNegative = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-const Seconds = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+/**
+ * `10`, `0.5` (seconds), or an Effect duration: `500 millis`, `2 minutes`
+ * (the same as the client's).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseDuration = (text: string): Option.Option<Duration.Duration> => {
+  const trimmed = text.trim()
+  const duration = /^\d+(\.\d+)?$/.test(trimmed)
+    ? Option.some(Duration.seconds(Number(trimmed)))
+    : Duration.fromInput(trimmed as Duration.Input)
+  return Option.filter(duration, (d) => Duration.isFinite(d) && Duration.isGreaterThanOrEqualTo(d, Duration.zero))
+}
 
-const int = (flag: string, variable: string, schema: typeof Port, description: string) =>
-  Flag.Int(flag).pipe(
-    Flag.withDescription(`${description} ${env(variable)}`),
-    Flag.withFallbackConfig(Config.Int(`ECHO_${variable}`)),
-    Flag.withSchema(schema)
+const int = (name: string, description: string, fallback: number | undefined, minimum: number, maximum: number) =>
+  Flag.Int(name).pipe(
+    Flag.withDescription(`${description} [default ${fallback ?? "the kernel's"}, env ${env(name)}]`),
+    Flag.withFallbackConfig(Config.Int(env(name))),
+    Flag.withSchema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
   )
 
-const seconds = (flag: string, variable: string, description: string) =>
-  Flag.Finite(flag).pipe(
-    Flag.withDescription(`${description} ${env(variable)}`),
-    Flag.withFallbackConfig(Config.Finite(`ECHO_${variable}`)),
-    Flag.withSchema(Seconds)
+const duration = (name: string, description: string, fallback: string) =>
+  Flag.String(name).pipe(
+    Flag.withDescription(`${description}, in seconds or as "500 millis" [default ${fallback}, env ${env(name)}]`),
+    Flag.withFallbackConfig(Config.String(env(name))),
+    Flag.withDefault(fallback),
+    Flag.filterMap(parseDuration, (text) => `Expected a duration in seconds (or like "500 millis"), got ${text}`)
   )
 
-const boolean = (flag: string, variable: string, description: string) =>
-  Flag.Boolean(flag).pipe(
-    Flag.withDescription(`${description} ${env(variable)}`),
-    Flag.withFallbackConfig(Config.Boolean(`ECHO_${variable}`))
+const boolean = (name: string, description: string, fallback: boolean) =>
+  Flag.Boolean(name).pipe(
+    Flag.withDescription(`${description} [default ${fallback}, env ${env(name)}]`),
+    Flag.withFallbackConfig(Config.Boolean(env(name))),
+    Flag.withDefault(fallback)
   )
 
+const maxInt = 2 ** 31 - 1
 const d = EchoServer.defaults
 
 /**
@@ -61,50 +74,43 @@ const d = EchoServer.defaults
  */
 export const flags = {
   host: Flag.String("host").pipe(
-    Flag.withDescription(`Address to bind; 0.0.0.0 or :: for all interfaces ${env("HOST")}`),
+    Flag.withDescription(`Address to bind; 0.0.0.0 or :: for all interfaces [default ${d.host}, env ECHO_HOST]`),
     Flag.withFallbackConfig(Config.String("ECHO_HOST")),
     Flag.withSchema(Schema.NonEmptyString),
     Flag.withDefault(d.host)
   ),
-  port: int("port", "PORT", Port, "Port to listen on; 0 picks a free one").pipe(Flag.withDefault(d.port)),
-  backlog: int("backlog", "BACKLOG", Positive, "Pending connections the kernel queues").pipe(
+  port: int("port", "Port to listen on; 0 picks a free one", d.port, 0, 65535).pipe(Flag.withDefault(d.port)),
+  backlog: int("backlog", "Pending connections the kernel queues", d.backlog, 1, maxInt).pipe(
     Flag.withDefault(d.backlog)
   ),
-  reusePort: boolean("reuse-port", "REUSE_PORT", "Set SO_REUSEPORT, to share the port with other processes").pipe(
-    Flag.withDefault(d.reusePort)
-  ),
-  noDelay: boolean("no-delay", "NO_DELAY", "Set TCP_NODELAY on connections (--no-delay=false for Nagle)").pipe(
-    Flag.withDefault(d.noDelay)
-  ),
-  recvBufferSize: int("recv-buffer-size", "RECV_BUFFER_SIZE", Positive, "SO_RCVBUF to ask for (default: the kernel's)")
-    .pipe(Flag.optional),
-  sendBufferSize: int("send-buffer-size", "SEND_BUFFER_SIZE", Positive, "SO_SNDBUF to ask for (default: the kernel's)")
-    .pipe(Flag.optional),
-  readLimit: int("read-limit", "READ_LIMIT", Positive, "Bytes read ahead of the echo before reading pauses").pipe(
+  reusePort: boolean("reuse-port", "Set SO_REUSEPORT, to share the port with other processes", d.reusePort),
+  noDelay: boolean("no-delay", "Set TCP_NODELAY on connections (--no-delay=false for Nagle)", d.noDelay),
+  recvBufferSize: int("recv-buffer-size", "SO_RCVBUF to ask for", undefined, 1, maxInt).pipe(Flag.optional),
+  sendBufferSize: int("send-buffer-size", "SO_SNDBUF to ask for", undefined, 1, maxInt).pipe(Flag.optional),
+  readLimit: int("read-limit", "Bytes read ahead of the echo before reading pauses", d.readLimit, 1, maxInt).pipe(
     Flag.withDefault(d.readLimit)
   ),
   maxConnections: int(
     "max-connections",
-    "MAX_CONNECTIONS",
-    NonNegative,
-    "Connections beyond this are closed at once; 0 for no limit"
+    "Connections beyond this are closed at once; 0 for no limit",
+    d.maxConnections,
+    0,
+    maxInt
   ).pipe(Flag.withDefault(d.maxConnections)),
-  idleTimeout: seconds(
+  idleTimeout: duration(
     "idle-timeout",
-    "IDLE_TIMEOUT",
-    "Seconds without traffic before a connection is closed; 0 for never"
-  )
-    .pipe(Flag.withDefault(Duration.toSeconds(d.idleTimeout))),
-  shutdownTimeout: seconds(
+    "Time without traffic before a connection is closed (0: never)",
+    String(Duration.toSeconds(d.idleTimeout))
+  ),
+  shutdownTimeout: duration(
     "shutdown-timeout",
-    "SHUTDOWN_TIMEOUT",
-    "Seconds open connections may finish after a signal"
-  ).pipe(Flag.withDefault(Duration.toSeconds(d.shutdownTimeout))),
-  workers: int("workers", "WORKERS", Positive, "Server processes sharing the port with SO_REUSEPORT").pipe(
+    "Time open connections may finish after a signal",
+    String(Duration.toSeconds(d.shutdownTimeout))
+  ),
+  workers: int("workers", "Server processes sharing the port with SO_REUSEPORT", 1, 1, 1024).pipe(
     Flag.withDefault(1)
   ),
-  statsInterval: seconds("stats-interval", "STATS_INTERVAL", "Seconds between stats log lines; 0 for on shutdown only")
-    .pipe(Flag.withDefault(0)),
+  statsInterval: duration("stats-interval", "Time between stats log lines (0: on shutdown only)", "0"),
   logFormat: Logging.formatFlag("ECHO")
 }
 
@@ -132,9 +138,9 @@ export const toOptions = (flags: Flags): EchoServer.Options => ({
   receiveBufferSize: Option.getOrUndefined(flags.recvBufferSize),
   sendBufferSize: Option.getOrUndefined(flags.sendBufferSize),
   maxConnections: flags.maxConnections === 0 ? undefined : flags.maxConnections,
-  idleTimeout: flags.idleTimeout === 0 ? undefined : Duration.seconds(flags.idleTimeout),
-  shutdownTimeout: Duration.seconds(flags.shutdownTimeout),
-  statsInterval: flags.statsInterval === 0 ? undefined : Duration.seconds(flags.statsInterval)
+  idleTimeout: Duration.isZero(flags.idleTimeout) ? undefined : flags.idleTimeout,
+  shutdownTimeout: flags.shutdownTimeout,
+  statsInterval: Duration.isZero(flags.statsInterval) ? undefined : flags.statsInterval
 })
 
 const logLevelNames: Record<LogLevel.LogLevel, string> = {
@@ -165,9 +171,9 @@ export const workerArgs = (flags: Flags, port: number, logLevel: LogLevel.LogLev
   ...Option.match(flags.sendBufferSize, { onNone: () => [], onSome: (size) => [`--send-buffer-size=${size}`] }),
   `--read-limit=${flags.readLimit}`,
   `--max-connections=${flags.maxConnections}`,
-  `--idle-timeout=${flags.idleTimeout}`,
-  `--shutdown-timeout=${flags.shutdownTimeout}`,
-  `--stats-interval=${flags.statsInterval}`,
+  `--idle-timeout=${Duration.toSeconds(flags.idleTimeout)}`,
+  `--shutdown-timeout=${Duration.toSeconds(flags.shutdownTimeout)}`,
+  `--stats-interval=${Duration.toSeconds(flags.statsInterval)}`,
   `--workers=1`,
   `--log-format=${flags.logFormat}`,
   `--log-level=${logLevelNames[logLevel]}`
