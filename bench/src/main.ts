@@ -28,6 +28,7 @@ import {
   type LoadResult,
   medianRound,
   type MemoryResult,
+  OURS,
   type ServerInfo
 } from "./results.ts"
 import { findPython, path, servers } from "./servers.ts"
@@ -55,11 +56,11 @@ const config = {
   durationSeconds: numberFlag(flags.duration, quick ? 0.5 : 5),
   warmupSeconds: numberFlag(flags.warmup, quick ? 0.25 : 1),
   rounds: numberFlag(flags.rounds, quick ? 1 : 3),
-  idleConnections: numberFlag(flags.idle, quick ? 2000 : 10_000)
+  idleConnections: numberFlag(flags.idle, 10_000)
 }
 const outDir = flags.out ?? path("bench/results")
 const profileDir = "/tmp/effect-tcp-bench-profiles"
-const client = process.env["BENCH_CLIENT"] ?? path("apps/client/src/main.ts") // TEMP
+const client = path("apps/client/src/main.ts")
 
 const log = (message: string) => process.stderr.write(`${message}\n`)
 
@@ -155,7 +156,8 @@ const main = async () => {
   const started = Date.now()
   const loadBefore = Os.loadavg()
   const pythons = { asyncio: findPython("asyncio"), uvloop: findPython("uvloop") }
-  const only = flags.only?.split(",").map((s) => s.trim())
+  // --quick: only the servers the targets name (the client's start-up, ~1-2 s a cell, dominates a short run)
+  const only = flags.only?.split(",").map((s) => s.trim()) ?? (quick ? [OURS, "asyncio"] : undefined)
   const specs = servers(pythons).filter((s) => only === undefined || only.includes(s.id) || s.id === BASELINE)
   if (flags.profile) {
     rmSync(profileDir, { recursive: true, force: true })
@@ -183,7 +185,9 @@ const main = async () => {
   if (!running.some((r) => r.info.id === BASELINE)) throw new Error("the baseline node:net server did not start")
 
   const memory: Array<MemoryResult> = []
-  for (const server of running) {
+  // a profile should show the load, not the opening of 10,000 connections (and the profiler holds memory)
+  if (flags.profile) log("bench: --profile: memory not measured")
+  for (const server of flags.profile ? [] : running) {
     try {
       const m = await measureMemory(server, config.idleConnections)
       memory.push(m)
@@ -275,7 +279,7 @@ const main = async () => {
   writeFileSync(`${outDir}/${name}.json`, `${JSON.stringify(results, null, 2)}\n`)
   writeFileSync(`${outDir}/${name}.md`, markdown)
   writeFileSync(`${outDir}/${name}.svg`, renderChart(results))
-  if (!quick && !flags.profile && flags.out === undefined && only === undefined) {
+  if (!quick && !flags.profile && flags.out === undefined && flags.only === undefined) {
     copyFileSync(`${outDir}/${name}.svg`, `${outDir}/latest.svg`)
   }
 

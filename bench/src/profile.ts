@@ -59,8 +59,13 @@ export const categoryOf = (frame: CallFrame): string => {
     return "native"
   }
   if (url.startsWith("node:")) return "node internals"
-  if (url.includes("/@effect/platform-node")) return "@effect/platform-node"
-  if (url.includes("/effect/")) return "effect"
+  if (url.startsWith("wasm:")) return "wasm"
+  const nodeModules = url.lastIndexOf("/node_modules/")
+  if (nodeModules >= 0) {
+    const [scope, name] = url.slice(nodeModules + "/node_modules/".length).split("/")
+    const pkg = scope?.startsWith("@") ? `${scope}/${name}` : scope ?? "?"
+    return pkg.startsWith("@effect/platform-node") ? "@effect/platform-node" : pkg
+  }
   const match = url.match(/\/(packages\/[^/]+|apps\/[^/]+|bench)\//)
   if (match !== null) return match[1]!
   return "other"

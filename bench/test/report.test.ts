@@ -209,8 +209,13 @@ describe("profile", () => {
     assert.strictEqual(shortUrl("file:///w/main/apps/server/src/main.ts"), "apps/server/src/main.ts")
     assert.strictEqual(categoryOf(frame("(garbage collector)", "")), "garbage collector")
     assert.strictEqual(
-      categoryOf(frame("x", "file:///w/node_modules/@effect/platform-node/src/a.ts")),
+      categoryOf(frame("x", "file:///w/node_modules/.pnpm/p/node_modules/@effect/platform-node-shared/src/a.ts")),
       "@effect/platform-node"
     )
+    assert.strictEqual(
+      categoryOf(frame("x", "file:///w/node_modules/.pnpm/r/node_modules/@redis/client/a.js")),
+      "@redis/client"
+    )
+    assert.strictEqual(categoryOf(frame("x", "file:///w/main/packages/socket/src/Tcp.ts")), "packages/socket")
   })
 })
