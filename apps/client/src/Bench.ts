@@ -109,7 +109,7 @@ export const make = Effect.fnUntraced(function*(
   let errorCount = 0
   const errors: Record<string, number> = {}
   let histogram = Histogram.make()
-  let measureStart = 0n
+  let measureStart: bigint | undefined
   let measureEnd: bigint | undefined
 
   const draining = () => state.phase === "draining"
@@ -222,7 +222,7 @@ export const make = Effect.fnUntraced(function*(
   const result = Effect.map(Clock.currentTimeNanos, (now): Result => ({
     connections: options.connections,
     size,
-    durationSeconds: state.phase === "warmup" ? 0 : Number((measureEnd ?? now) - measureStart) / 1e9,
+    durationSeconds: measureStart === undefined ? 0 : Number((measureEnd ?? now) - measureStart) / 1e9,
     requests,
     bytes,
     histogram,

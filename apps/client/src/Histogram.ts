@@ -66,19 +66,17 @@ export interface Latency {
 }
 
 /**
- * The summary's percentiles (all 0 for an empty histogram).
+ * The summary's percentiles (all 0 for an empty histogram). A percentile is
+ * its bucket's highest equivalent value, so it is clamped to the recorded
+ * min and max: the numbers never contradict each other.
  *
  * @since 0.1.0
  * @category getters
  */
-export const latency = (histogram: Histogram): Latency =>
-  histogram.totalCount === 0
-    ? { min: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 }
-    : {
-      min: histogram.minNonZeroValue,
-      p50: histogram.getValueAtPercentile(50),
-      p90: histogram.getValueAtPercentile(90),
-      p99: histogram.getValueAtPercentile(99),
-      p999: histogram.getValueAtPercentile(99.9),
-      max: histogram.maxValue
-    }
+export const latency = (histogram: Histogram): Latency => {
+  if (histogram.totalCount === 0) return { min: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 }
+  const min = histogram.minNonZeroValue
+  const max = Math.max(min, histogram.maxValue)
+  const at = (percentile: number) => Math.min(max, Math.max(min, histogram.getValueAtPercentile(percentile)))
+  return { min, p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max }
+}

@@ -49,23 +49,28 @@ export const isRetryable = (error: OSError.ConnectError): boolean =>
   error._tag === "ConnectionRefusedError" || error._tag === "TimeoutError"
 
 /**
- * Exponential backoff from 100 ms, doubling, capped at 5 s, with ±20% jitter.
+ * Exponential backoff from 100 ms, doubling, capped at 5 s, with jitter
+ * (each delay scaled by 0.8 to 1.2), for `retries` retries of a refused or
+ * timed-out connect; each retry is logged as a warning.
  *
  * @since 0.1.0
  * @category retries
  */
-export const backoff: Schedule.Schedule<Duration.Duration, OSError.ConnectError> = Schedule.min([
-  Schedule.exponential("100 millis"),
-  Schedule.spaced("5 seconds")
-]).pipe(
-  Schedule.jittered,
-  Schedule.setInputType<OSError.ConnectError>(),
-  Schedule.tap(({ attempt, duration, input }) =>
-    Effect.logWarning(`connect failed, retrying in ${Math.round(Duration.toMillis(duration))} ms`).pipe(
-      Effect.annotateLogs({ error: input._tag, attempt })
+export const backoff = (retries: number): Schedule.Schedule<Duration.Duration, OSError.ConnectError> =>
+  Schedule.min([
+    Schedule.exponential("100 millis"),
+    Schedule.spaced("5 seconds")
+  ]).pipe(
+    Schedule.jittered,
+    Schedule.setInputType<OSError.ConnectError>(),
+    Schedule.while(({ input }) => isRetryable(input)),
+    Schedule.upTo({ times: retries }),
+    Schedule.tap(({ attempt, duration, input }) =>
+      Effect.logWarning(`connect failed, retrying in ${Math.round(Duration.toMillis(duration))} ms`).pipe(
+        Effect.annotateLogs({ error: input._tag, attempt, retries })
+      )
     )
   )
-)
 
 /**
  * Connects to the target, retrying refused and timed-out connects `retries`
@@ -83,7 +88,5 @@ export const connect = (
     timeout: target.connectTimeout,
     readLimit: target.readLimit
   }).pipe(
-    target.retries > 0
-      ? Effect.retry({ schedule: backoff, times: target.retries, while: isRetryable })
-      : (self) => self
+    target.retries > 0 ? Effect.retry(backoff(target.retries)) : (self) => self
   )

@@ -84,7 +84,7 @@ const spawnWorker = (options: Options, index: number, connections: number) =>
       )
       const exited = yield* Effect.callback<{ readonly code: number | null; readonly signal: string | null }>(
         (resume) => {
-          child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
+          child.once("close", (code, signal) => resume(Effect.succeed({ code, signal })))
           child.once("error", () => resume(Effect.succeed({ code: null, signal: null })))
         }
       ).pipe(Effect.forkDetach)
@@ -130,8 +130,8 @@ export const make = Effect.fnUntraced(function*(
     }), { discard: true })
 
   const run = check.pipe(
-    // one worker failing stops the others
-    Effect.onError(() =>
+    // one worker failing stops the others (an interruption drains them instead)
+    Effect.tapError(() =>
       Effect.sync(() => {
         for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill("SIGTERM")
       })
@@ -144,9 +144,10 @@ export const make = Effect.fnUntraced(function*(
     for (const worker of workers) {
       if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill("SIGINT")
     }
-    yield* Fiber.awaitAll(workers.map((w) => w.exited)).pipe(
+    const exits = yield* Fiber.awaitAll(workers.map((w) => w.exited)).pipe(
       Effect.timeoutOption(Duration.sum(options.grace, Duration.seconds(2)))
     )
+    yield* Effect.logDebug("workers drained").pipe(Effect.annotateLogs({ exits: JSON.stringify(exits) }))
   })
 
   const result = Effect.sync((): Result => {
