@@ -299,7 +299,7 @@ describe.concurrent("echo-server as a process", () => {
     const pids = String(started.annotations.pids).split(",").map(Number)
     assert.strictEqual(pids.length, 2)
     const serving = server.logs().filter((log) => log.message === `Serving on 127.0.0.1:${port}`)
-    assert.deepStrictEqual(serving.map((log) => log.annotations.worker).sort(), [0, 1])
+    assert.deepStrictEqual(serving.map((log) => log.annotations.worker).toSorted(), [0, 1])
     for (const log of serving) assert.isTrue(log.annotations.reusePort)
     const echoes = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
       const socket = await connect(port)
