@@ -9,7 +9,7 @@
 // Writing: `socket.write` returning true costs nothing more; false suspends the
 // writer until 'drain'. Everything is owned by a Scope: closing it closes the
 // socket and waits for its handle to be gone.
-import { Cause, Duration, Effect, Exit, FiberSet, Scope, Sink, Stream } from "effect"
+import { Cause, Duration, Effect, Exit, FiberSet, Pull, Scope, Sink, Stream } from "effect"
 import type { Fiber } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Net from "node:net"
@@ -53,7 +53,7 @@ const seconds = (millis: number): string => `${Number((millis / 1000).toFixed(3)
 // settings
 // -----------------------------------------------------------------------------
 
-interface ResolvedSettings {
+export interface ResolvedSettings {
   readonly noDelay: boolean
   readonly keepAlive: boolean
   readonly keepAliveInitialDelay: number
@@ -63,7 +63,10 @@ interface ResolvedSettings {
   readonly idleTimeoutMillis: number | undefined
 }
 
-const resolveSettings = (settings: SocketSettings, idleTimeout?: Duration.Input | undefined): ResolvedSettings => {
+export const resolveSettings = (
+  settings: SocketSettings,
+  idleTimeout?: Duration.Input | undefined
+): ResolvedSettings => {
   const keepAlive = settings.keepAlive
   const readLimit = settings.readLimit ?? defaultReadLimit
   return {
@@ -96,8 +99,10 @@ interface Wrapped {
 
 const doneEffect = Cause.done()
 
+const sinkEnd: Sink.End<void> = [undefined]
+
 /** Wraps a connected socket; applies the settings, starts reading. */
-const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): Wrapped => {
+export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): Wrapped => {
   const id = ++nextConnectionId
   const remoteAddress = toAddress(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
   const localAddress = toAddress(socket.localAddress, socket.localPort, socket.localFamily)
@@ -247,16 +252,14 @@ const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): Wrapped
     readWaiter = undefined
   })
 
-  const awaitRead = Effect.callback<Batch, OSError.ReadError | Cause.Done>((resume) => {
+  // One primitive per pull: resumed at once when something is queued (no suspension),
+  // otherwise by the next 'data', 'end', 'error' or 'close'.
+  const pull = Effect.callback<Batch, OSError.ReadError | Cause.Done>((resume) => {
+    if (queue.length > 0) return resume(Effect.succeed(take()))
+    if (readError !== undefined) return resume(Effect.fail(readError))
+    if (eof) return resume(doneEffect)
     readWaiter = resume
     return cancelRead
-  })
-
-  const pull: Effect.Effect<Batch, OSError.ReadError | Cause.Done> = Effect.suspend(() => {
-    if (queue.length > 0) return Effect.succeed(take())
-    if (readError !== undefined) return Effect.fail(readError)
-    if (eof) return doneEffect
-    return awaitRead
   })
 
   const stream: Stream.Stream<Uint8Array, OSError.ReadError> = Stream.fromPull(Effect.succeed(pull))
@@ -288,28 +291,38 @@ const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): Wrapped
       return socket.write(bytes) ? Effect.void : awaitDrain
     })
 
-  const writeAll = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, OSError.WriteError> =>
-    Effect.suspend(() => {
-      if (chunks.length === 0) return Effect.void
-      const error = unwritable()
-      if (error !== undefined) return Effect.fail(error)
-      let ok: boolean
-      if (chunks.length === 1) {
-        bytesWritten += chunks[0].length
-        ok = socket.write(chunks[0])
-      } else {
-        ok = true
-        socket.cork()
-        for (let i = 0; i < chunks.length; i++) {
-          bytesWritten += chunks[i].length
-          ok = socket.write(chunks[i]) && ok
-        }
-        socket.uncork()
+  /** Writes a batch now; the returned effect waits for 'drain' only when Node's buffer is full. */
+  const writeNow = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, OSError.WriteError> => {
+    if (chunks.length === 0) return Effect.void
+    const error = unwritable()
+    if (error !== undefined) return Effect.fail(error)
+    let ok: boolean
+    if (chunks.length === 1) {
+      bytesWritten += chunks[0].length
+      ok = socket.write(chunks[0])
+    } else {
+      ok = true
+      socket.cork()
+      for (let i = 0; i < chunks.length; i++) {
+        bytesWritten += chunks[i].length
+        ok = socket.write(chunks[i]) && ok
       }
-      return ok ? Effect.void : awaitDrain
-    })
+      socket.uncork()
+    }
+    return ok ? Effect.void : awaitDrain
+  }
 
-  const sink: Sink.Sink<void, Uint8Array, never, OSError.WriteError> = Sink.forEachArray(writeAll)
+  const writeAll = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, OSError.WriteError> =>
+    Effect.suspend(() => writeNow(chunks))
+
+  // Each pulled batch is written from inside the flatMap continuation: no extra effect per batch.
+  const sink: Sink.Sink<void, Uint8Array, never, OSError.WriteError> = Sink.fromTransform((upstream) =>
+    upstream.pipe(
+      Effect.flatMap(writeNow),
+      Effect.forever({ disableYield: true }),
+      Pull.catchDone(() => Effect.succeed(sinkEnd))
+    )
+  )
 
   const end = Effect.callback<void, OSError.WriteError>((resume) => {
     if (socket.writableFinished) return resume(Effect.void)
