@@ -97,8 +97,11 @@ const messages = Effect.fnUntraced(function*(options: Options) {
     yield* Stream.make(line).pipe(Stream.run(stdio.stdout()))
   })
 
+  // echoes that came back (also the one in flight during a drain), then the round trips timed
   const summary = () =>
-    `${done} of ${options.count} echoes, ${session.echoed()} bytes` +
+    `${
+      bytes.length > 0 ? Math.floor(session.echoed() / bytes.length) : done
+    } of ${options.count} echoes, ${session.echoed()} bytes` +
     (done > 0 ? `, rtt min/avg/max ${min}/${Math.round((total / done) * 1e3) / 1e3}/${max} ms` : "")
 
   yield* Effect.gen(function*() {
