@@ -375,9 +375,12 @@ describe("Node Tcp: options and resources", () => {
         port: server.address.port,
         receiveBufferSize: 64 * 1024,
         sendBufferSize: 32 * 1024,
-        keepAlive: "30 seconds"
+        keepAlive: "30 seconds",
+        localAddress: "127.0.0.1"
       })
       const accepted = yield* server.accept
+      assert.strictEqual(client.localAddress.host, "127.0.0.1")
+      assert.deepStrictEqual(accepted.remoteAddress, client.localAddress)
       const theirs = yield* accepted.options
       const mine = yield* client.options
       assert.strictEqual(theirs.reuseAddress, true)

@@ -379,6 +379,8 @@ export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): 
   }
   applySettings(socket, settings)
   socket.resume()
+  // Closed before it was wrapped: settle now, 'close' will not come again.
+  if (socket.closed) onClose()
 
   const connection: Connection = {
     id,
