@@ -48,9 +48,13 @@ export type Phase = "warmup" | "measuring" | "draining"
  */
 export interface Live {
   readonly phase: Phase
+  /** Measured so far. */
   readonly requests: number
   readonly bytes: number
   readonly errors: number
+  /** Every echo so far, warmup and drain included: for rates. */
+  readonly totalRequests: number
+  readonly totalBytes: number
 }
 
 /**
@@ -107,6 +111,7 @@ export const make = Effect.fnUntraced(function*(
   let requests = 0
   let bytes = 0
   let errorCount = 0
+  let totalRequests = 0
   const errors: Record<string, number> = {}
   let histogram = Histogram.make()
   let measureStart: bigint | undefined
@@ -141,6 +146,7 @@ export const make = Effect.fnUntraced(function*(
         offset += n
         if (offset < size) return Effect.void
         const now = performance.now()
+        totalRequests++
         if (state.phase === "measuring") {
           requests++
           bytes += size
@@ -233,6 +239,13 @@ export const make = Effect.fnUntraced(function*(
     run,
     drain,
     result,
-    live: () => ({ phase: state.phase, requests, bytes, errors: errorCount })
+    live: () => ({
+      phase: state.phase,
+      requests,
+      bytes,
+      errors: errorCount,
+      totalRequests,
+      totalBytes: totalRequests * size
+    })
   }
 })

@@ -67,30 +67,28 @@ export const run = Effect.fn("BenchRun.run")(function*(
     const terminal = !options.worker && (yield* stdio.stderrIsTerminal)
     let shown = false
     if (options.worker) {
-      yield* Effect.suspend(() => {
-        const live = bench.live()
-        return print(
-          JSON.stringify({ type: "progress", requests: live.requests, bytes: live.bytes, errors: live.errors }) +
-            "\n"
-        )
-      }).pipe(Effect.ignore, Effect.repeat(Schedule.spaced("1 second")), Effect.forkScoped)
+      yield* Effect.suspend(() => print(JSON.stringify({ type: "progress", ...bench.live() }) + "\n")).pipe(
+        Effect.ignore,
+        Effect.repeat(Schedule.spaced("1 second")),
+        Effect.forkScoped
+      )
     } else if (terminal) {
+      const started = performance.now()
       let last = bench.live()
-      let lastTime = performance.now()
+      let lastTime = started
       yield* Effect.suspend(() => {
         const live = bench.live()
         const now = performance.now()
         const seconds = (now - lastTime) / 1000
-        const sameCount = live.phase === last.phase
-        const rps = sameCount && seconds > 0 ? Math.max(0, live.requests - last.requests) / seconds : 0
-        const mibs = sameCount && seconds > 0 ? mib(Math.max(0, live.bytes - last.bytes)) / seconds : 0
+        const rps = seconds > 0 ? (live.totalRequests - last.totalRequests) / seconds : 0
+        const mibs = seconds > 0 ? mib(live.totalBytes - last.totalBytes) / seconds : 0
         last = live
         lastTime = now
         shown = true
         return printErr(
-          `\r\x1b[K${live.phase}: ${live.requests} requests, ${rps.toFixed(0)} req/s, ${
+          `\r\x1b[K${((now - started) / 1000).toFixed(0)}s ${live.phase}: ${rps.toFixed(0)} req/s, ${
             mibs.toFixed(2)
-          } MiB/s, ${live.errors} errors`
+          } MiB/s, ${live.requests} requests measured, ${live.errors} errors`
         )
       }).pipe(
         Effect.delay("1 second"),

@@ -38,6 +38,7 @@ const int = (name: string, description: string, fallback: number, minimum: numbe
 
 const seconds = (name: string, description: string, fallback: string) =>
   Flag.String(name).pipe(
+    Flag.withMetavar("seconds"),
     Flag.withDescription(`${description}, in seconds or as "500 millis" [default ${fallback}, env ${env(name)}]`),
     Flag.withFallbackConfig(Config.String(env(name))),
     Flag.withDefault(fallback),

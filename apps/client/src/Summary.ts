@@ -53,9 +53,12 @@ export const WorkerResult = Schema.Struct({
  */
 export const WorkerProgress = Schema.Struct({
   type: Schema.Literal("progress"),
+  phase: Schema.Literals(["warmup", "measuring", "draining"]),
   requests: Schema.Number,
   bytes: Schema.Number,
-  errors: Schema.Number
+  errors: Schema.Number,
+  totalRequests: Schema.Number,
+  totalBytes: Schema.Number
 })
 
 /**

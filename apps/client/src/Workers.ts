@@ -117,8 +117,6 @@ export const make = Effect.fnUntraced(function*(
     (n, i) => spawnWorker(options, i, n)
   )
   yield* Effect.logInfo(`${workers.length} workers started`)
-  const started = Date.now()
-  const warmupMillis = Duration.toMillis(options.warmup)
   let draining = false
 
   const check = Effect.forEach(workers, (worker) =>
@@ -144,10 +142,9 @@ export const make = Effect.fnUntraced(function*(
     for (const worker of workers) {
       if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill("SIGINT")
     }
-    const exits = yield* Fiber.awaitAll(workers.map((w) => w.exited)).pipe(
+    yield* Fiber.awaitAll(workers.map((w) => w.exited)).pipe(
       Effect.timeoutOption(Duration.sum(options.grace, Duration.seconds(2)))
     )
-    yield* Effect.logDebug("workers drained").pipe(Effect.annotateLogs({ exits: JSON.stringify(exits) }))
   })
 
   const result = Effect.sync((): Result => {
@@ -159,13 +156,24 @@ export const make = Effect.fnUntraced(function*(
     let requests = 0
     let bytes = 0
     let errors = 0
+    let totalRequests = 0
+    let totalBytes = 0
     for (const worker of workers) {
       requests += worker.progress?.requests ?? 0
       bytes += worker.progress?.bytes ?? 0
       errors += worker.progress?.errors ?? 0
+      totalRequests += worker.progress?.totalRequests ?? 0
+      totalBytes += worker.progress?.totalBytes ?? 0
     }
-    const phase = draining ? "draining" : Date.now() - started < warmupMillis ? "warmup" : "measuring"
-    return { phase, requests, bytes, errors }
+    // the least advanced worker's phase: a worker not heard from yet is warming up
+    const phase: Bench.Phase = draining
+      ? "draining"
+      : workers.some((w) => w.progress === undefined || w.progress.phase === "warmup")
+      ? "warmup"
+      : workers.every((w) => w.progress?.phase === "draining")
+      ? "draining"
+      : "measuring"
+    return { phase, requests, bytes, errors, totalRequests, totalBytes }
   }
 
   return { run, drain, result, live }

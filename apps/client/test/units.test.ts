@@ -71,13 +71,12 @@ describe("Histogram", () => {
   })
 })
 
+const result = (requests: number, seconds: number, errors: Record<string, number> = {}): Summary.Result => {
+  const histogram = Histogram.make()
+  for (let i = 0; i < requests; i++) histogram.recordValue(100 + i)
+  return { connections: 2, size: 1024, durationSeconds: seconds, requests, bytes: requests * 1024, histogram, errors }
+}
 describe("Summary", () => {
-  const result = (requests: number, seconds: number, errors: Record<string, number> = {}): Summary.Result => {
-    const histogram = Histogram.make()
-    for (let i = 0; i < requests; i++) histogram.recordValue(100 + i)
-    return { connections: 2, size: 1024, durationSeconds: seconds, requests, bytes: requests * 1024, histogram, errors }
-  }
-
   it("merges workers: counts add, histograms merge, the longest period counts", () => {
     const merged = Summary.merge([
       result(100, 2, { ConnectionResetError: 1 }),
