@@ -217,19 +217,19 @@ export const command = Command.make(name, flags, (flags) =>
   Effect.gen(function*() {
     const level = yield* logLevel
     const options = toOptions(flags)
-    const program: Effect.Effect<never, OSError.ListenError | Workers.WorkerExitError, Tcp.Tcp> =
-      flags.workers > 1 && !Workers.isWorker()
-        ? Workers.run({
-          count: flags.workers,
-          port: flags.port,
-          script: process.argv[1]!,
-          args: (port) => workerArgs(flags, port, level)
-        })
-        : Workers.isWorker()
-        ? EchoServer.run(options, { onListening: Workers.onListening }).pipe(
-          Effect.annotateLogs({ worker: Workers.workerIndex(), pid: process.pid })
-        )
-        : EchoServer.run(options)
+    // a worker is started with --workers=1: it never starts workers of its own
+    const program: Effect.Effect<never, OSError.ListenError | Workers.WorkerExitError, Tcp.Tcp> = flags.workers > 1
+      ? Workers.run({
+        count: flags.workers,
+        port: flags.port,
+        script: process.argv[1]!,
+        args: (port) => workerArgs(flags, port, level)
+      })
+      : Workers.isWorker()
+      ? EchoServer.run(options, { onListening: Workers.onListening }).pipe(
+        Effect.annotateLogs({ worker: Workers.workerIndex(), pid: process.pid })
+      )
+      : EchoServer.run(options)
     return yield* program.pipe(
       Effect.provide(Tcp.layer),
       Effect.provide(Logging.layer(flags.logFormat)),
