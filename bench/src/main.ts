@@ -23,6 +23,7 @@ import { type CpuProfile, renderProfile, summarizeProfile } from "./profile.ts"
 import {
   BASELINE,
   type BenchResults,
+  type Calibration,
   CELLS,
   evaluateTargets,
   type LoadResult,
@@ -51,8 +52,6 @@ const { values: flags } = parseArgs({
 const quick = flags.quick
 const numberFlag = (value: string | undefined, fallback: number) => value === undefined ? fallback : Number(value)
 const config = {
-  // the server is single-threaded and takes one of the two cores; see bench/README.md for the workers
-  workers: numberFlag(flags.workers, 1),
   durationSeconds: numberFlag(flags.duration, quick ? 0.5 : 5),
   warmupSeconds: numberFlag(flags.warmup, quick ? 0.25 : 1),
   rounds: numberFlag(flags.rounds, quick ? 1 : 3),
@@ -114,7 +113,14 @@ const measureMemory = async (server: Running, connections: number): Promise<Memo
   }
 }
 
-const drive = async (server: Running, size: number, connections: number): Promise<LoadSummary> => {
+const drive = async (
+  server: Running,
+  size: number,
+  connections: number,
+  workers: number,
+  durationSeconds = config.durationSeconds,
+  warmupSeconds = config.warmupSeconds
+): Promise<LoadSummary> => {
   const args = [
     client,
     "bench",
@@ -127,17 +133,38 @@ const drive = async (server: Running, size: number, connections: number): Promis
     "--size",
     String(size),
     "--duration",
-    String(config.durationSeconds),
+    String(durationSeconds),
     "--warmup",
-    String(config.warmupSeconds),
+    String(warmupSeconds),
     "--workers",
-    String(config.workers),
+    String(workers),
     "--json"
   ]
-  const timeout = (config.durationSeconds + config.warmupSeconds) * 1000 + 60_000
+  const timeout = (durationSeconds + warmupSeconds) * 1000 + 60_000
   const result = await run(`client against ${server.info.id}`, process.execPath, args, timeout)
   if (result.code !== 0) throw new Error(`client exited ${result.code}:\n${result.tail}`)
   return parseSummary(result.stdout)
+}
+
+/**
+ * How many client processes: as many as give plain node:net the most requests/s at
+ * 1 KiB × 100 connections (the cell that asks the most of the generator), fewer
+ * unless more are clearly (5 %) better: on 2 cores every worker beyond the first
+ * takes CPU time from the server it measures.
+ */
+const calibrateWorkers = async (baseline: Running): Promise<{ workers: number; tried: Array<Calibration> }> => {
+  const tried: Array<Calibration> = []
+  for (const workers of [1, 2, 3]) {
+    const summary = await drive(baseline, 1024, 100, workers, 2, 0.5)
+    tried.push({ workers, requestsPerSecond: Math.round(summary.requestsPerSecond) })
+    log(
+      `bench: calibrating: node:net, 1 KiB × 100 conns, ${workers} worker(s): ${
+        Math.round(summary.requestsPerSecond)
+      } req/s`
+    )
+  }
+  const best = tried.reduce((a, b) => b.requestsPerSecond > a.requestsPerSecond * 1.05 ? b : a)
+  return { workers: best.workers, tried }
 }
 
 const machine = (python: string) => {
@@ -166,7 +193,7 @@ const main = async () => {
   log(
     `bench: ${
       quick ? "quick" : "full"
-    } run, ${config.workers} client worker(s), ${config.rounds} round(s) of ${config.warmupSeconds}+${config.durationSeconds} s per cell`
+    } run, ${config.rounds} round(s) of ${config.warmupSeconds}+${config.durationSeconds} s per cell`
   )
 
   const infos: Array<ServerInfo> = []
@@ -201,6 +228,12 @@ const main = async () => {
     }
   }
 
+  const baseline = running.find((r) => r.info.id === BASELINE)!
+  // --quick: one worker (the client's own core); a full run calibrates unless told
+  const calibration = flags.workers === undefined && !quick ? await calibrateWorkers(baseline) : undefined
+  const workers = calibration?.workers ?? numberFlag(flags.workers, 1)
+  log(`bench: ${workers} client worker(s)`)
+
   const rounds = new Map<string, Array<LoadSummary>>()
   const total = config.rounds * CELLS.length * running.length
   let done = 0
@@ -210,7 +243,7 @@ const main = async () => {
         done++
         const key = `${server.info.id} ${cell.size} ${cell.connections}`
         try {
-          const summary = await drive(server, cell.size, cell.connections)
+          const summary = await drive(server, cell.size, cell.connections, workers)
           rounds.set(key, [...(rounds.get(key) ?? []), summary])
           const errors = errorCount(summary)
           log(
@@ -254,7 +287,7 @@ const main = async () => {
       profiled: flags.profile,
       machine: machine(python),
       load: { before: loadBefore, after: Os.loadavg() },
-      config,
+      config: { ...config, workers, workersCalibration: calibration?.tried ?? [] },
       elapsedSeconds: (Date.now() - started) / 1000
     },
     servers: infos,

@@ -139,7 +139,13 @@ export const renderMarkdown = (results: BenchResults, chartFile: string): string
     "",
     `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.kernel}`,
     `- node ${machine.node}; python: ${machine.python}`,
-    `- load: \`apps/client bench\` with ${config.workers} worker process(es), ${config.warmupSeconds} s warm-up + ${config.durationSeconds} s measured, ${config.rounds} round(s) (the median round by requests/s is shown)`,
+    `- load: \`apps/client bench\` with ${config.workers} worker process(es)${
+      config.workersCalibration.length === 0
+        ? ""
+        : ` (calibrated: node:net, 1 KiB × 100 conns: ${
+          config.workersCalibration.map((c) => `${c.workers} → ${formatCount(c.requestsPerSecond)} req/s`).join(", ")
+        })`
+    }, ${config.warmupSeconds} s warm-up + ${config.durationSeconds} s measured, ${config.rounds} round(s) (the median round by requests/s is shown)`,
     `- load average (1, 5, 15 min) before: ${loadavg(load.before)}, after: ${loadavg(load.after)}; run took ${
       Math.round(results.run.elapsedSeconds)
     } s`,

@@ -38,6 +38,11 @@ export interface MemoryResult {
   readonly rssAfterKiB: number
 }
 
+export interface Calibration {
+  readonly workers: number
+  readonly requestsPerSecond: number
+}
+
 export interface RunInfo {
   readonly date: string
   readonly mode: "quick" | "full"
@@ -58,6 +63,8 @@ export interface RunInfo {
     readonly durationSeconds: number
     readonly warmupSeconds: number
     readonly workers: number
+    /** node:net's requests/s at 1 KiB × 100 conns with each worker count tried (empty: not calibrated) */
+    readonly workersCalibration: ReadonlyArray<Calibration>
     readonly rounds: number
     readonly idleConnections: number
   }

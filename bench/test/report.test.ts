@@ -43,7 +43,14 @@ const results: BenchResults = {
     profiled: false,
     machine: { cpu: "Test CPU", cores: 2, memoryGiB: 24, kernel: "Linux 6", node: "v24.21.0", python: "python 3.11" },
     load: { before: [0.5, 0.4, 0.3], after: [1.5, 0.9, 0.5] },
-    config: { durationSeconds: 5, warmupSeconds: 1, workers: 1, rounds: 1, idleConnections: 1000 },
+    config: {
+      durationSeconds: 5,
+      warmupSeconds: 1,
+      workers: 2,
+      workersCalibration: [{ workers: 1, requestsPerSecond: 40_000 }, { workers: 2, requestsPerSecond: 60_000 }],
+      rounds: 1,
+      idleConnections: 1000
+    },
     elapsedSeconds: 42
   },
   servers: [
@@ -145,6 +152,10 @@ describe("markdown", () => {
   it("renders the page: pass/fail, skipped peers, the chart", () => {
     const page = renderMarkdown(results, "2026-01-02-quick.svg")
     assert.include(page, "## Targets: 12 of 13 pass")
+    assert.include(
+      page,
+      "2 worker process(es) (calibrated: node:net, 1 KiB × 100 conns: 1 → 40.0k req/s, 2 → 60.0k req/s)"
+    )
     assert.include(page, "| memory per idle connection | node:net | 1000 idle conns | 1.50× | ≤ 1.2× | ❌ FAIL |")
     assert.include(page, "| requests/s | asyncio streams | 1 KiB × 10 conns | 3.00× | ≥ 3× | ✅ pass |")
     assert.include(page, "skipped uvloop streams: uvloop is not installed")
