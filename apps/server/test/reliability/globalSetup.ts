@@ -1,0 +1,43 @@
+// The long run's setup: a directory for each file's results, and on teardown
+// RELIABILITY.md at the repository's root, written from all of them (always
+// with RELIABILITY=full, else only with RELIABILITY_REPORT=1).
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import type { TestProject } from "vitest/node"
+import type { Result } from "./report.ts"
+import { markdown } from "./report.ts"
+import { full, scale } from "./scale.ts"
+
+const target = fileURLToPath(new URL("../../../../RELIABILITY.md", import.meta.url))
+
+const order = ["faults", "load", "overload", "shutdown", "input", "security"]
+
+export default function setup(project: TestProject) {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "reliability-"))
+  project.provide("reliabilityResults", dir)
+  const started = Date.now()
+  return () => {
+    try {
+      const write = full || process.env.RELIABILITY_REPORT === "1"
+      const files = Fs.readdirSync(dir).filter((file) => file.endsWith(".json"))
+        .toSorted((a, b) => order.indexOf(a.replace(/\.json$/, "")) - order.indexOf(b.replace(/\.json$/, "")))
+      const results = files.flatMap((file) =>
+        JSON.parse(Fs.readFileSync(Path.join(dir, file), "utf8")) as Array<Result>
+      )
+      if (!write || results.length === 0) return
+      const meta = {
+        run: `${full ? "long (RELIABILITY=full)" : "quick"}, ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
+        figures: Object.entries(scale).map(([key, value]) => `${key} ${value}`).join(", "),
+        machine: `${Os.cpus().length} cores, ${
+          (Os.totalmem() / 2 ** 30).toFixed(0)
+        } GiB, Node ${process.version}, ${Os.type()} ${Os.release()}`
+      }
+      Fs.writeFileSync(target, markdown(results, meta))
+      process.stdout.write(`\nreliability: ${results.length} scenarios written to ${target}\n`)
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
