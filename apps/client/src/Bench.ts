@@ -10,8 +10,8 @@
  *
  * @since 0.1.0
  */
-import type { Connection, OSError, Tcp } from "@effect-tcp/socket"
-import { Address } from "@effect-tcp/socket"
+import type { Connection, OSError } from "@effect-tcp/socket"
+import { Address, Tcp } from "@effect-tcp/socket"
 import { Cause, Clock, Duration, Effect, Exit, Fiber, Predicate, Scope, Stream } from "effect"
 import * as EchoMismatch from "./EchoMismatchError.ts"
 import * as Histogram from "./Histogram.ts"
@@ -97,7 +97,7 @@ const tagOf = (cause: Cause.Cause<unknown>): string => {
 
 /**
  * Opens the connections (a failure to open them fails the bench: the server
- * is not there) and starts loading them; the rest belongs to the current scope.
+ * is not there); `run` loads them. All of it belongs to the current scope.
  *
  * @since 0.1.0
  * @category constructors
@@ -106,6 +106,7 @@ export const make = Effect.fnUntraced(function*(
   options: Options
 ): Effect.fn.Return<Bench, OSError.ConnectError, Tcp.Tcp | Scope.Scope> {
   const scope = yield* Effect.scope
+  const tcp = yield* Tcp.Tcp
   const size = options.size
   const state: { phase: Phase } = { phase: "warmup" }
   let requests = 0
@@ -199,13 +200,11 @@ export const make = Effect.fnUntraced(function*(
       }),
     { concurrency: "unbounded" }
   )
-  yield* Effect.logInfo(`${options.connections} connections open, warming up`).pipe(
+  yield* Effect.logInfo(`${options.connections} connections open`).pipe(
     Effect.annotateLogs({ size, warmup: Duration.format(options.warmup), duration: Duration.format(options.duration) })
   )
-  const fibers = yield* Effect.forEach(
-    opened,
-    ([connection, connectionScope], index) => Effect.forkIn(loop(index, connection, connectionScope), scope)
-  )
+  // the load starts with `run`: a worker waits for its parent's go with its connections open and idle
+  let fibers: ReadonlyArray<Fiber.Fiber<void>> = []
 
   const drain = Effect.gen(function*() {
     if (state.phase === "draining") return
@@ -215,6 +214,11 @@ export const make = Effect.fnUntraced(function*(
   })
 
   const run = Effect.gen(function*() {
+    fibers = yield* Effect.forEach(
+      opened,
+      ([connection, connectionScope], index) =>
+        loop(index, connection, connectionScope).pipe(Effect.provideService(Tcp.Tcp, tcp), Effect.forkIn(scope))
+    )
     yield* Effect.sleep(options.warmup)
     requests = 0
     bytes = 0

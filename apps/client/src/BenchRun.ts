@@ -110,6 +110,11 @@ export const run = Effect.fn("BenchRun.run")(function*(
         yield* print(Summary.format(summary, partial) + "\n")
       }).pipe(Effect.ignore)
 
+    if (options.worker) {
+      // connected: wait for the parent's go, so that all the workers measure the same period
+      yield* print(JSON.stringify({ type: "ready" }) + "\n")
+      yield* Workers.awaitGo
+    }
     yield* bench.run.pipe(
       Effect.onInterrupt(() =>
         bench.drain.pipe(

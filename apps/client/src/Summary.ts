@@ -62,12 +62,21 @@ export const WorkerProgress = Schema.Struct({
 })
 
 /**
+ * A worker's connections are open: it waits for `go` on its stdin to start
+ * its warmup, so that all the workers measure the same period.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const WorkerReady = Schema.Struct({ type: Schema.Literal("ready") })
+
+/**
  * Any line a worker writes on its stdout.
  *
  * @since 0.1.0
  * @category encoding
  */
-export const WorkerLine = Schema.Union([WorkerResult, WorkerProgress])
+export const WorkerLine = Schema.Union([WorkerResult, WorkerProgress, WorkerReady])
 
 /**
  * @since 0.1.0

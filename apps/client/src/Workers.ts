@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Fiber, Schema } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Schema } from "effect"
 import type { Scope } from "effect"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
@@ -64,6 +64,8 @@ export interface Options extends Bench.Options {
 interface Worker {
   readonly index: number
   readonly child: ChildProcess
+  /** Done when the worker's connections are open (or it has ended). */
+  readonly ready: Deferred.Deferred<void>
   readonly exited: Fiber.Fiber<{ readonly code: number | null; readonly signal: string | null }>
   progress: typeof Summary.WorkerProgress.Type | undefined
   result: Result | undefined
@@ -88,12 +90,21 @@ const spawnWorker = (options: Options, index: number, connections: number) =>
           child.once("error", () => resume(Effect.succeed({ code: null, signal: null })))
         }
       ).pipe(Effect.forkDetach)
-      const worker: Worker = { index, child, exited, progress: undefined, result: undefined }
+      const ready = Deferred.makeUnsafe<void>()
+      child.once("close", () => Deferred.doneUnsafe(ready, Exit.void))
+      const worker: Worker = { index, child, ready, exited, progress: undefined, result: undefined }
       createInterface({ input: child.stdout! }).on("line", (line) => {
         const decoded = decodeLine(line)
         if (decoded._tag === "None") return
-        if (decoded.value.type === "progress") worker.progress = decoded.value
-        else worker.result = Summary.fromWorkerLine(decoded.value)
+        switch (decoded.value.type) {
+          case "ready":
+            return Deferred.doneUnsafe(ready, Exit.void)
+          case "progress":
+            worker.progress = decoded.value
+            return
+          case "result":
+            worker.result = Summary.fromWorkerLine(decoded.value)
+        }
       })
       return worker
     }),
@@ -116,6 +127,9 @@ export const make = Effect.fnUntraced(function*(
     shares(options.connections, options.workers),
     (n, i) => spawnWorker(options, i, n)
   )
+  // every worker connected: they all start their warmup, then their measured period, now
+  yield* Effect.forEach(workers, (worker) => Deferred.await(worker.ready), { discard: true })
+  for (const worker of workers) worker.child.stdin?.write("go\n")
   yield* Effect.logInfo(`${workers.length} workers started`)
   let draining = false
 
@@ -181,8 +195,11 @@ export const make = Effect.fnUntraced(function*(
 
 const stop = () => process.kill(process.pid, "SIGTERM")
 
+const go = Deferred.makeUnsafe<void>()
+
 /**
- * In a worker: stop (as on SIGTERM) when the parent is gone and stdin closes.
+ * In a worker: stop (as on SIGTERM) when the parent is gone and stdin closes;
+ * listen for the parent's `go`.
  *
  * @since 0.1.0
  * @category worker
@@ -190,5 +207,15 @@ const stop = () => process.kill(process.pid, "SIGTERM")
 export const watchParent: Effect.Effect<void> = Effect.sync(() => {
   process.stdin.once("end", stop)
   process.stdin.once("close", stop)
-  process.stdin.resume()
+  createInterface({ input: process.stdin }).on("line", (line) => {
+    if (line.trim() === "go") Deferred.doneUnsafe(go, Exit.void)
+  })
 })
+
+/**
+ * In a worker: waits for the parent's `go` (all the workers are connected).
+ *
+ * @since 0.1.0
+ * @category worker
+ */
+export const awaitGo: Effect.Effect<void> = Deferred.await(go)

@@ -269,7 +269,7 @@ describe.concurrent("bench", () => {
       }
     )
     try {
-      await c.waitFor("warming up")
+      await c.waitFor("connections open")
       await new Promise((resolve) => setTimeout(resolve, 700))
       c.child.kill("SIGINT")
       const result = await c.done
