@@ -26,29 +26,39 @@ export const parseDuration = (text: string): Option.Option<Duration.Duration> =>
   return Option.filter(duration, (d) => Duration.isFinite(d) && Duration.isGreaterThanOrEqualTo(d, Duration.zero))
 }
 
-const env = (name: string) => `ECHO_${name.toUpperCase().replaceAll("-", "_")}`
+// Bench-only flags read ECHO_BENCH_*, so that ECHO_WORKERS set for the server does not reshape the load.
+const env = (name: string, prefix = "ECHO") => `${prefix}_${name.toUpperCase().replaceAll("-", "_")}`
 
-const int = (name: string, description: string, fallback: number, minimum: number, maximum = 2 ** 31 - 1) =>
+const int = (
+  name: string,
+  description: string,
+  fallback: number,
+  minimum: number,
+  maximum = 2 ** 31 - 1,
+  prefix?: string
+) =>
   Flag.Int(name).pipe(
     Flag.withSchema(Schema.Int.check(Schema.isBetween({ minimum, maximum }))),
-    Flag.withDescription(`${description} [default ${fallback}, env ${env(name)}]`),
-    Flag.withFallbackConfig(Config.Int(env(name))),
+    Flag.withDescription(`${description} [default ${fallback}, env ${env(name, prefix)}]`),
+    Flag.withFallbackConfig(Config.Int(env(name, prefix))),
     Flag.withDefault(fallback)
   )
 
-const seconds = (name: string, description: string, fallback: string) =>
+const seconds = (name: string, description: string, fallback: string, prefix?: string) =>
   Flag.String(name).pipe(
     Flag.withMetavar("seconds"),
-    Flag.withDescription(`${description}, in seconds or as "500 millis" [default ${fallback}, env ${env(name)}]`),
-    Flag.withFallbackConfig(Config.String(env(name))),
+    Flag.withDescription(
+      `${description}, in seconds or as "500 millis" [default ${fallback}, env ${env(name, prefix)}]`
+    ),
+    Flag.withFallbackConfig(Config.String(env(name, prefix))),
     Flag.withDefault(fallback),
     Flag.filterMap(parseDuration, (text) => `Expected a duration in seconds (or like "500 millis"), got ${text}`)
   )
 
-const boolean = (name: string, description: string) =>
+const boolean = (name: string, description: string, prefix?: string) =>
   Flag.Boolean(name).pipe(
-    Flag.withDescription(`${description} [env ${env(name)}]`),
-    Flag.withFallbackConfig(Config.Boolean(env(name))),
+    Flag.withDescription(`${description} [env ${env(name, prefix)}]`),
+    Flag.withFallbackConfig(Config.Boolean(env(name, prefix))),
     Flag.withDefault(false)
   )
 
@@ -79,12 +89,12 @@ const echoConfig = {
 
 const benchConfig = {
   ...target,
-  connections: int("connections", "Connections, each with one message in flight", 10, 1),
-  size: int("size", "Bytes a message", 1024, 1),
-  duration: seconds("duration", "The measured period", "10"),
-  warmup: seconds("warmup", "Load before the measured period, not counted", "1"),
-  workers: int("workers", "Processes to spread the connections over", 1, 1, 1024),
-  json: boolean("json", "Print the summary as one JSON object on stdout"),
+  connections: int("connections", "Connections, each with one message in flight", 10, 1, undefined, "ECHO_BENCH"),
+  size: int("size", "Bytes a message", 1024, 1, undefined, "ECHO_BENCH"),
+  duration: seconds("duration", "The measured period", "10", "ECHO_BENCH"),
+  warmup: seconds("warmup", "Load before the measured period, not counted", "1", "ECHO_BENCH"),
+  workers: int("workers", "Processes to spread the connections over", 1, 1, 1024, "ECHO_BENCH"),
+  json: boolean("json", "Print the summary as one JSON object on stdout", "ECHO_BENCH"),
   worker: Flag.Boolean("worker").pipe(Flag.withHidden, Flag.withDefault(false))
 }
 

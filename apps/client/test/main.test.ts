@@ -265,7 +265,7 @@ describe.concurrent("bench", () => {
     const c = client(
       ["bench", "--port", String(srv.port), "--connections", "2", "--duration", "60", "--warmup", "0.2"],
       {
-        env: { ECHO_JSON: "true", ECHO_LOG_FORMAT: "json" }
+        env: { ECHO_BENCH_JSON: "true", ECHO_LOG_FORMAT: "json" }
       }
     )
     try {
