@@ -1,0 +1,27 @@
+// The README's library examples (examples/*.ts), run on both layers.
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { echo } from "../examples/echo-server.ts"
+import { hello } from "../examples/hello.ts"
+import { Tcp } from "../src/index.ts"
+
+const layers: ReadonlyArray<readonly [string, Layer.Layer<Tcp.Tcp>]> = [["loopback", Tcp.layer], [
+  "fake",
+  Tcp.layerTest
+]]
+
+describe.each(layers)("README examples on %s", (_, layer) => {
+  it.live("hello reads the echo from echo-server", () =>
+    Effect.gen(function*() {
+      const server = yield* Tcp.listen()
+      yield* Effect.forkScoped(server.serve(echo))
+      assert.strictEqual(yield* hello(server.address.port), "Hello World!")
+    }).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout("10 seconds")))
+
+  it.live("hello turns a refused connection into a value", () =>
+    Effect.gen(function*() {
+      const port = yield* Tcp.listen().pipe(Effect.map((server) => server.address.port), Effect.scoped)
+      const answer = yield* hello(port)
+      assert.match(answer, /^nobody home: \[Errno \d+\] Connection refused \(127\.0\.0\.1:\d+\)$/)
+    }).pipe(Effect.provide(layer), Effect.timeout("10 seconds")))
+})
