@@ -37,9 +37,10 @@ export const record = (result: Result): Record<string, boolean> => {
   return Object.fromEntries(result.checks.map((check) => [check.name, check.ok]))
 }
 
-/** Call once per test file: writes what it recorded when the suite asks for a report. */
-export const flushAfterAll = (file: string): void =>
+/** Call once per test file: writes what it recorded when the suite asks for a report (after `before`). */
+export const flushAfterAll = (file: string, before?: () => void): void =>
   afterAll(() => {
+    before?.()
     const dir = inject("reliabilityResults")
     if (dir === undefined || results.length === 0) return
     Fs.writeFileSync(Path.join(dir, `${file}.json`), JSON.stringify(results))

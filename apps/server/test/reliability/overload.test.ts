@@ -1,0 +1,203 @@
+// Overload: connections beyond --max-connections are closed at once and
+// counted while those inside the limit go on unaffected; running out of file
+// descriptors (EMFILE, provoked with `ulimit -n 64`) does not crash the server,
+// which serves again once connections close.
+import { randomBytes } from "node:crypto"
+import type * as Net from "node:net"
+import { describe, expect, it } from "vitest"
+import type { Server } from "../ServerProcess.ts"
+import { connect, deadline, sleep, start } from "../ServerProcess.ts"
+import { codeOf, echoLoad, pool, wellBehaved } from "./peers.ts"
+import { bytes, flushAfterAll, formatTally, record, tally } from "./report.ts"
+import { full, scale } from "./scale.ts"
+
+flushAfterAll("overload")
+
+const area = "overload"
+
+const allTrue = (checks: Record<string, boolean>) => Object.fromEntries(Object.keys(checks).map((key) => [key, true]))
+
+interface Attempt {
+  /** How it ended: `closed` (the server closed it), an error code, or `open` (still open after 5 s). */
+  readonly outcome: string
+  readonly ms: number
+  readonly echoed: number
+}
+
+/** Connects, sends a few bytes, and waits (at most `ms`) for the server to close it. */
+const attempt = async (port: number, ms = 5_000): Promise<Attempt> => {
+  const started = Date.now()
+  let socket: Net.Socket | undefined
+  try {
+    socket = await deadline(connect(port), 10_000, "a connection")
+    let echoed = 0
+    const peer = socket
+    const outcome = await new Promise<string>((resolve) => {
+      const timer = setTimeout(() => resolve("open"), ms)
+      peer.on("data", (chunk: Buffer) => (echoed += chunk.length))
+      peer.on("error", (error) => {
+        clearTimeout(timer)
+        resolve(codeOf(error))
+      })
+      peer.on("close", () => {
+        clearTimeout(timer)
+        resolve("closed")
+      })
+      peer.write("over the limit?")
+    })
+    return { outcome, ms: Date.now() - started, echoed }
+  } catch (error) {
+    return { outcome: codeOf(error), ms: Date.now() - started, echoed: 0 }
+  } finally {
+    socket?.destroy()
+  }
+}
+
+const stop = async (server: Server) => {
+  server.child.kill("SIGTERM")
+  const code = await deadline(server.exit, 20_000, "exit")
+  return { code, stopped: server.logs().find((log) => log.message === "Stopped") }
+}
+
+describe("overload", () => {
+  it(
+    `beyond --max-connections: ${scale.overflow} more are closed at once and counted, the others unaffected`,
+    async (test) => {
+      const started = Date.now()
+      const limit = 20
+      const server = await start(test, ["--max-connections", String(limit)])
+      const opened = () => server.logs().filter((log) => log.message === "Connection opened").length
+      const load = echoLoad(server.port, { connections: limit, durationMs: full ? 4_000 : 2_500, maxSize: 4096 })
+      const until = Date.now() + 20_000
+      while (opened() < limit && Date.now() < until) await sleep(50)
+      const flood = await pool(scale.overflow, 10, () => attempt(server.port))
+      const inside = await load
+      // the slots are free again once the ones inside have closed
+      await sleep(200)
+      const after = await wellBehaved(server.port)
+      const { code, stopped } = await stop(server)
+      const outcomes = tally(flood.map((a) => a.outcome))
+      const slowest = Math.max(...flood.map((a) => a.ms))
+      const rejected = Number(stopped?.annotations.rejected)
+      const checks = record({
+        area,
+        scenario: `--max-connections ${limit}: ${limit} echoing, ${scale.overflow} more connect`,
+        figures: {
+          "inside the limit": `${inside.connected} connections, ${inside.messages} messages, ${
+            bytes(inside.bytesEchoed)
+          } echoed, lost ${inside.lost}, corrupted ${inside.corrupted}, errors ${formatTally(inside.errors)}`,
+          "over the limit": formatTally(outcomes),
+          "closed within": `${slowest} ms`,
+          "echoed to them": bytes(flood.reduce((n, a) => n + a.echoed, 0)),
+          "counted rejected": rejected,
+          "exit code": String(code)
+        },
+        checks: [
+          {
+            name: "each over the limit closed at once (< 1 s)",
+            ok: flood.every((a) => a.outcome !== "open") && slowest < 1_000
+          },
+          { name: "nothing echoed over the limit", ok: flood.every((a) => a.echoed === 0) },
+          { name: "each counted as rejected", ok: rejected === scale.overflow },
+          {
+            name: "the ones inside: no byte lost or corrupted, no error",
+            ok: inside.connected === limit && inside.lost === 0 && inside.corrupted === 0 &&
+              Object.keys(inside.errors).length === 0
+          },
+          { name: "served again once below the limit", ok: after },
+          { name: "exit 0", ok: code === 0 }
+        ],
+        durationMs: Date.now() - started
+      })
+      expect(checks).toEqual(allTrue(checks))
+    },
+    60_000
+  )
+
+  interface Emfile {
+    readonly alive: boolean
+    readonly servesAgain: boolean
+    readonly tooManyOpenFiles: number
+    readonly dropped: number
+    readonly rejected: number
+  }
+  let emfile: Emfile | undefined
+
+  it("out of file descriptors (ulimit -n 64, 100 connections): no crash, serves again afterwards", async (test) => {
+    const started = Date.now()
+    const server = await start(test, [], {}, { fileLimit: 64 })
+    const connections = 100
+    const sockets: Array<Net.Socket> = []
+    let echoed = 0
+    let closedByServer = 0
+    const errors: Array<string> = []
+    try {
+      await pool(connections, 10, async () => {
+        const socket = await deadline(connect(server.port), 10_000, "a connection")
+        sockets.push(socket)
+        socket.on("data", () => echoed++)
+        socket.on("error", (error) => errors.push(codeOf(error)))
+        socket.on("close", () => closedByServer++)
+        socket.write(randomBytes(16))
+      })
+      await sleep(1_000)
+      const alive = server.child.exitCode === null && server.child.signalCode === null
+      const held = echoed
+      const dropped = closedByServer
+      for (const socket of sockets) socket.destroy()
+      // once they are closed, it serves again
+      await sleep(500)
+      let servesAgain = false
+      for (let i = 0; i < 10 && !servesAgain; i++) {
+        servesAgain = await wellBehaved(server.port)
+        if (!servesAgain) await sleep(500)
+      }
+      const logs = server.logs()
+      const tooManyOpenFiles = logs.filter((log) => log.annotations.error === "TooManyOpenFilesError").length
+      const { code, stopped } = await stop(server)
+      const rejected = Number(stopped?.annotations.rejected)
+      emfile = { alive, servesAgain, tooManyOpenFiles, dropped, rejected }
+      record({
+        area,
+        scenario: "EMFILE: server with ulimit -n 64, 100 connections at once",
+        figures: {
+          "accepted and echoed": held,
+          "dropped by the server": dropped,
+          "peer errors": formatTally(tally(errors)),
+          "TooManyOpenFilesError logs": tooManyOpenFiles,
+          "counted rejected": rejected,
+          "exit code": String(code)
+        },
+        checks: [
+          { name: "the server does not crash", ok: alive },
+          { name: "serves again once connections close", ok: servesAgain },
+          {
+            name: "logs TooManyOpenFilesError",
+            ok: tooManyOpenFiles > 0,
+            finding: "EMFILE is invisible: libuv's EMFILE trick (uv__emfile_trick) accepts and closes the pending " +
+              "connections itself and reports no error, so Node's server emits no 'error' and " +
+              "packages/socket/src/internal/node.ts (onServerError -> logAcceptError) never logs it"
+          },
+          {
+            name: "counts the dropped connections",
+            ok: dropped === 0 || rejected >= dropped,
+            finding:
+              "connections dropped for want of file descriptors are counted nowhere (stats.rejected only counts " +
+              "Node's 'drop' for maxConnections)"
+          },
+          { name: "exit 0", ok: code === 0 }
+        ],
+        durationMs: Date.now() - started
+      })
+      expect({ alive, servesAgain, code }).toEqual({ alive: true, servesAgain: true, code: 0 })
+    } finally {
+      for (const socket of sockets) socket.destroy()
+    }
+  }, 60_000)
+
+  // Known bug (see the report): kept as it.fails so `pnpm test` stays green; it turns red once fixed.
+  it.fails("out of file descriptors: logs TooManyOpenFilesError and counts the dropped connections (known bug)", () => {
+    expect(emfile?.tooManyOpenFiles).toBeGreaterThan(0)
+    expect(emfile?.rejected).toBeGreaterThanOrEqual(emfile?.dropped ?? Infinity)
+  })
+})
