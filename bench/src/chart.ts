@@ -39,7 +39,8 @@ interface Group {
 
 interface Panel {
   readonly title: string
-  readonly target: number
+  /** the ratio our server must reach, drawn as a dashed red line */
+  readonly target?: number
   readonly groups: ReadonlyArray<Group>
 }
 
@@ -50,7 +51,7 @@ const renderPanel = (panel: Panel, top: number, colorOf: (server: string) => str
   const plotHeight = PANEL_HEIGHT - PLOT_TOP - PLOT_BOTTOM
   const plotWidth = WIDTH - LEFT - RIGHT
   const values = panel.groups.flatMap((g) => g.bars.map((b) => b.value ?? 0))
-  const max = axisMax([...values, panel.target])
+  const max = axisMax(panel.target === undefined ? values : [...values, panel.target])
   const y = (v: number) => plotTop + plotHeight - (Math.min(v, max) / max) * plotHeight
   const out: Array<string> = []
   out.push(`<text x="${LEFT}" y="${top + 20}" class="title">${escapeXml(panel.title)}</text>`)
@@ -86,14 +87,15 @@ const renderPanel = (panel: Panel, top: number, colorOf: (server: string) => str
     )
   })
   out.push(`<line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${fmt(y(1))}" y2="${fmt(y(1))}" class="one"/>`)
-  out.push(
-    `<line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${fmt(y(panel.target))}" y2="${
-      fmt(y(panel.target))
-    }" class="target"/>`
-  )
-  out.push(
-    `<text x="${WIDTH - RIGHT}" y="${fmt(y(panel.target) - 4)}" class="target-label">our target ${panel.target}×</text>`
-  )
+  if (panel.target !== undefined) {
+    const t = fmt(y(panel.target))
+    out.push(`<line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${t}" y2="${t}" class="target"/>`)
+    out.push(
+      `<text x="${WIDTH - RIGHT}" y="${
+        fmt(y(panel.target) - 4)
+      }" class="target-label">our target ${panel.target}×</text>`
+    )
+  }
   return out.join("\n")
 }
 
@@ -114,6 +116,10 @@ export const renderChart = (results: BenchResults): string => {
       groups: loadGroups("requestsPerSecond")
     },
     { title: "p99 latency ÷ node:net — lower is better", target: 1.2, groups: loadGroups("p99") },
+    {
+      title: "server CPU time per request ÷ node:net — lower is better (no target: what a client-bound run hides)",
+      groups: loadGroups("cpuPerRequest")
+    },
     {
       title: `memory per idle connection (${results.run.config.idleConnections} conns) ÷ node:net — lower is better`,
       target: 1.2,

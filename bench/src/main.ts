@@ -18,7 +18,7 @@ import * as Os from "node:os"
 import { parseArgs } from "node:util"
 import { renderChart } from "./chart.ts"
 import { formatCell, renderMarkdown } from "./markdown.ts"
-import { type Proc, rssKiB, run, sleep, start, stop, waitForLine, withRaisedFdLimit } from "./processes.ts"
+import { cpuSeconds, type Proc, rssKiB, sleep, start, stop, waitForLine, withRaisedFdLimit } from "./processes.ts"
 import { type CpuProfile, renderProfile, summarizeProfile } from "./profile.ts"
 import {
   BASELINE,
@@ -27,13 +27,14 @@ import {
   CELLS,
   evaluateTargets,
   type LoadResult,
+  type Measured,
   medianRound,
   type MemoryResult,
   OURS,
   type ServerInfo
 } from "./results.ts"
 import { findPython, path, servers } from "./servers.ts"
-import { errorCount, type LoadSummary, parseSummary } from "./summary.ts"
+import { errorCount, parseSummary } from "./summary.ts"
 
 const { values: flags } = parseArgs({
   options: {
@@ -120,7 +121,7 @@ const drive = async (
   workers: number,
   durationSeconds = config.durationSeconds,
   warmupSeconds = config.warmupSeconds
-): Promise<LoadSummary> => {
+): Promise<Measured> => {
   const args = [
     client,
     "bench",
@@ -141,9 +142,33 @@ const drive = async (
     "--json"
   ]
   const timeout = (durationSeconds + warmupSeconds) * 1000 + 60_000
-  const result = await run(`client against ${server.info.id}`, process.execPath, args, timeout)
-  if (result.code !== 0) throw new Error(`client exited ${result.code}:\n${result.tail}`)
-  return parseSummary(result.stdout)
+  const proc = start(`client against ${server.info.id}`, process.execPath, args)
+  const killer = setTimeout(() => proc.child.kill("SIGKILL"), timeout)
+  // The server's CPU time over the measured window: the load starts when the client logs
+  // that its connections are open (one worker) or its workers started (several), then
+  // warms up; the window is read on our clock, a few ms off the client's.
+  const loadStarts = workers > 1 ? /workers started/ : /connections open/
+  const samples: Array<number> = []
+  const timers: Array<NodeJS.Timeout> = []
+  let started = false
+  proc.onLine((line) => {
+    if (started || !loadStarts.test(line)) return
+    started = true
+    for (const at of [warmupSeconds, warmupSeconds + durationSeconds]) {
+      timers.push(setTimeout(() => samples.push(cpuSeconds(server.proc.pid)), at * 1000))
+    }
+  })
+  const code = await proc.exited
+  clearTimeout(killer)
+  for (const timer of timers) clearTimeout(timer)
+  // the client may end before our timer for the window's end fires: the server is idle from then on
+  if (samples.length === 1) samples.push(cpuSeconds(server.proc.pid))
+  if (code !== 0) throw new Error(`client exited ${code}:\n${proc.tail()}`)
+  const summary = parseSummary(proc.stdout())
+  const [from, to] = samples
+  return from === undefined || to === undefined
+    ? { summary }
+    : { summary, serverCpu: { seconds: to - from, windowSeconds: durationSeconds } }
 }
 
 /**
@@ -155,7 +180,7 @@ const drive = async (
 const calibrateWorkers = async (baseline: Running): Promise<{ workers: number; tried: Array<Calibration> }> => {
   const tried: Array<Calibration> = []
   for (const workers of [1, 2, 3]) {
-    const summary = await drive(baseline, 1024, 100, workers, 2, 0.5)
+    const { summary } = await drive(baseline, 1024, 100, workers, 2, 0.5)
     tried.push({ workers, requestsPerSecond: Math.round(summary.requestsPerSecond) })
     log(
       `bench: calibrating: node:net, 1 KiB × 100 conns, ${workers} worker(s): ${
@@ -234,7 +259,7 @@ const main = async () => {
   const workers = calibration?.workers ?? numberFlag(flags.workers, 1)
   log(`bench: ${workers} client worker(s)`)
 
-  const rounds = new Map<string, Array<LoadSummary>>()
+  const rounds = new Map<string, Array<Measured>>()
   const total = config.rounds * CELLS.length * running.length
   let done = 0
   for (let round = 0; round < config.rounds; round++) {
@@ -243,15 +268,18 @@ const main = async () => {
         done++
         const key = `${server.info.id} ${cell.size} ${cell.connections}`
         try {
-          const summary = await drive(server, cell.size, cell.connections, workers)
-          rounds.set(key, [...(rounds.get(key) ?? []), summary])
+          const measured = await drive(server, cell.size, cell.connections, workers)
+          const { summary } = measured
+          rounds.set(key, [...(rounds.get(key) ?? []), measured])
           const errors = errorCount(summary)
           log(
             `bench: [${done}/${total}] ${server.info.label}, ${formatCell(cell)}: ${
               Math.round(summary.requestsPerSecond)
             } req/s, ${summary.mibPerSecond.toFixed(1)} MiB/s, p99 ${summary.latencyMicros.p99} µs${
-              errors > 0 ? `, ${errors} errors` : ""
-            }`
+              measured.serverCpu === undefined
+                ? ""
+                : `, server CPU ${Math.round((100 * measured.serverCpu.seconds) / measured.serverCpu.windowSeconds)} %`
+            }${errors > 0 ? `, ${errors} errors` : ""}`
           )
         } catch (error) {
           log(`bench: [${done}/${total}] ${server.info.label}, ${formatCell(cell)} failed: ${error}`)
@@ -267,10 +295,15 @@ const main = async () => {
   const loads: Array<LoadResult> = []
   for (const server of running) {
     for (const cell of CELLS) {
-      const summaries = rounds.get(`${server.info.id} ${cell.size} ${cell.connections}`) ?? []
-      if (summaries.length === 0) continue
-      const summary = medianRound(summaries, (s) => s.requestsPerSecond)
-      loads.push({ server: server.info.id, cell, summary, rounds: summaries.map((s) => s.requestsPerSecond) })
+      const measured = rounds.get(`${server.info.id} ${cell.size} ${cell.connections}`) ?? []
+      if (measured.length === 0) continue
+      const median = medianRound(measured, (m) => m.summary.requestsPerSecond)
+      loads.push({
+        server: server.info.id,
+        cell,
+        ...median,
+        rounds: measured.map((m) => m.summary.requestsPerSecond)
+      })
     }
   }
 

@@ -5,6 +5,8 @@ import {
   BASELINE,
   type BenchResults,
   type Cell,
+  cpuMicrosPerRequest,
+  cpuShare,
   evaluateTargets,
   findLoad,
   kibPerConnection,
@@ -24,6 +26,12 @@ export const formatSize = (bytes: number): string =>
 
 export const formatCell = (cell: Cell): string => `${formatSize(cell.size)} × ${cell.connections} conns`
 
+export const formatPercent = (share: number | undefined): string =>
+  share === undefined ? "—" : `${Math.round(100 * share)} %`
+
+export const formatMicros = (us: number | undefined): string =>
+  us === undefined ? "—" : us >= 100 ? us.toFixed(0) : us.toFixed(1)
+
 export const formatRatio = (r: number | undefined): string => r === undefined ? "—" : `${r.toFixed(2)}×`
 
 /** 148912.3 → "148.9k", 812.4 → "812" */
@@ -35,6 +43,7 @@ const metricLabels: Record<Metric, string> = {
   mibPerSecond: "MiB/s",
   p50: "p50 latency",
   p99: "p99 latency",
+  cpuPerRequest: "server CPU time per request",
   memory: "memory per idle connection"
 }
 
@@ -82,6 +91,9 @@ export const loadTable = (results: BenchResults): string => {
         r("p50"),
         String(Math.round(s.latencyMicros.p99)),
         r("p99"),
+        formatPercent(cpuShare(load)),
+        formatMicros(cpuMicrosPerRequest(load)),
+        r("cpuPerRequest"),
         String(errorCount(s))
       ])
     }
@@ -98,6 +110,9 @@ export const loadTable = (results: BenchResults): string => {
       "p50 µs",
       `× ${base}`,
       "p99 µs",
+      `× ${base}`,
+      "server CPU",
+      "CPU µs/req",
       `× ${base}`,
       "errors"
     ],

@@ -170,6 +170,16 @@ export const run = async (
   return { code, stdout: proc.stdout(), tail: proc.tail() }
 }
 
+const CLOCK_TICKS = 100 // USER_HZ: what /proc reports CPU times in, 100 on Linux
+
+/** CPU time (user + system) a process has used so far, in seconds (fields 14 and 15 of /proc/<pid>/stat). */
+export const cpuSeconds = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  // the command name (field 2) may hold spaces: count the fields after its closing parenthesis
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+
 /** The resident set size of a process, in KiB (Linux: VmRSS in /proc/<pid>/status). */
 export const rssKiB = (pid: number): number => {
   const status = readFileSync(`/proc/${pid}/status`, "utf8")

@@ -22,14 +22,31 @@ export interface ServerInfo {
   readonly skipped?: string
 }
 
-export interface LoadResult {
+/** What one client run measured: its summary, and the server's CPU time over the measured window. */
+export interface Measured {
+  readonly summary: LoadSummary
+  readonly serverCpu?: { readonly seconds: number; readonly windowSeconds: number }
+}
+
+export interface LoadResult extends Measured {
   readonly server: string
   readonly cell: Cell
-  /** The round whose requests/s is the median of all rounds for this server and cell. */
-  readonly summary: LoadSummary
-  /** requests/s of every round, in order. */
+  /** requests/s of every round, in order; `summary` and `serverCpu` are those of the median round. */
   readonly rounds: ReadonlyArray<number>
 }
+
+/** The server's share of one core over the measured window (1 = one core busy all the time). */
+export const cpuShare = (load: Measured): number | undefined =>
+  load.serverCpu === undefined || !(load.serverCpu.windowSeconds > 0)
+    ? undefined
+    : load.serverCpu.seconds / load.serverCpu.windowSeconds
+
+/** The server's CPU time per request over the measured window, in µs; the efficiency a slow client cannot hide. */
+export const cpuMicrosPerRequest = (load: Measured): number | undefined =>
+  load.serverCpu === undefined || !(load.summary.requests > 0)
+    ? undefined
+    : (1e6 * load.serverCpu.seconds * (load.summary.durationSeconds / load.serverCpu.windowSeconds)) /
+      load.summary.requests
 
 export interface MemoryResult {
   readonly server: string
@@ -79,18 +96,20 @@ export interface BenchResults {
   readonly memory: ReadonlyArray<MemoryResult>
 }
 
-export type Metric = "requestsPerSecond" | "mibPerSecond" | "p50" | "p99" | "memory"
+export type Metric = "requestsPerSecond" | "mibPerSecond" | "p50" | "p99" | "cpuPerRequest" | "memory"
 
-export const metricValue = (summary: LoadSummary, metric: Exclude<Metric, "memory">): number => {
+export const metricValue = (load: Measured, metric: Exclude<Metric, "memory">): number | undefined => {
   switch (metric) {
     case "requestsPerSecond":
-      return summary.requestsPerSecond
+      return load.summary.requestsPerSecond
     case "mibPerSecond":
-      return summary.mibPerSecond
+      return load.summary.mibPerSecond
     case "p50":
-      return summary.latencyMicros.p50
+      return load.summary.latencyMicros.p50
     case "p99":
-      return summary.latencyMicros.p99
+      return load.summary.latencyMicros.p99
+    case "cpuPerRequest":
+      return cpuMicrosPerRequest(load)
   }
 }
 
@@ -115,7 +134,7 @@ export const valueOf = (
   }
   if (cell === undefined) return undefined
   const load = findLoad(results, server, cell)
-  return load === undefined ? undefined : metricValue(load.summary, metric)
+  return load === undefined ? undefined : metricValue(load, metric)
 }
 
 /** `value / base`; undefined when either is missing or the base is not positive. */

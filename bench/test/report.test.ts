@@ -28,10 +28,11 @@ const summary = (cell: Cell, requestsPerSecond: number, p99: number): LoadSummar
   errors: {}
 })
 
-const load = (server: string, cell: Cell, rps: number, p99: number): LoadResult => ({
+const load = (server: string, cell: Cell, rps: number, p99: number, cpuMicros?: number): LoadResult => ({
   server,
   cell,
   summary: summary(cell, rps, p99),
+  ...(cpuMicros === undefined ? {} : { serverCpu: { seconds: (rps * 5 * cpuMicros) / 1e6, windowSeconds: 5 } }),
   rounds: [rps]
 })
 
@@ -61,8 +62,8 @@ const results: BenchResults = {
   ],
   cells: CELLS,
   loads: CELLS.flatMap((cell) => [
-    load("node-net", cell, 100_000, 1000),
-    load("ours", cell, 95_000, 1200),
+    load("node-net", cell, 100_000, 1000, 8),
+    load("ours", cell, 95_000, 1200, 10),
     load("asyncio", cell, 95_000 / 3, 3000)
   ]),
   memory: [
@@ -102,6 +103,8 @@ describe("ratios and targets", () => {
     assert.closeTo(ratioTo(results, "ours", "p99", CELLS[2])!, 1.2, 1e-9)
     assert.closeTo(ratioTo(results, "ours", "memory")!, 1.5, 1e-9)
     assert.strictEqual(ratioTo(results, "uvloop", "requestsPerSecond", CELLS[0]), undefined)
+    assert.closeTo(ratioTo(results, "ours", "cpuPerRequest", CELLS[3])!, 1.25, 1e-9)
+    assert.strictEqual(ratioTo(results, "asyncio", "cpuPerRequest", CELLS[3]), undefined)
   })
 
   it("memory is RSS growth per connection", () => {
@@ -142,6 +145,9 @@ describe("markdown", () => {
     const rows = table.split("\n")
     assert.strictEqual(rows.length, 2 + CELLS.length * 3)
     assert.include(table, "| 1 KiB | 10 | ours | 95.0k | 0.95× |")
+    // server CPU: 95k req/s × 10 µs = 95 % of a core, 1.25× node:net's 8 µs; unknown for asyncio
+    assert.include(table, "| 95 % | 10.0 | 1.25× | 0 |")
+    assert.include(table, "| — | — | — | 0 |")
     assert.notInclude(table, "uvloop")
   })
 
@@ -170,8 +176,8 @@ describe("chart", () => {
     assert.isTrue(svg.startsWith("<svg xmlns=\"http://www.w3.org/2000/svg\""))
     assert.isTrue(svg.trimEnd().endsWith("</svg>"))
     const bars = svg.match(/<rect [^>]*><title>/g) ?? []
-    // two servers besides the baseline: 6 cells × 2 panels + memory (asyncio has none)
-    assert.strictEqual(bars.length, 6 * 2 * 2 + 1)
+    // two servers besides the baseline: 6 cells × 2 panels, ours' CPU per request, memory (asyncio has none)
+    assert.strictEqual(bars.length, 6 * 2 * 2 + 6 + 1)
     assert.include(svg, "our target 0.95×")
     assert.include(svg, "our target 1.2×")
     assert.notInclude(svg, "uvloop")
