@@ -329,6 +329,7 @@ describe("faults of peers", () => {
     const echoOk = await wellBehaved(server.port)
     const tags = tally(closeTags(closes))
     const warnings = closes.filter((log) => log.annotations.reason === "error").length
+    const unknownPeer = closes.filter((log) => log.annotations.peer === "unknown:0").length
     const checks = record({
       area,
       scenario: "open and close in a tight loop (FIN, data+FIN, data+RST, RST)",
@@ -338,18 +339,26 @@ describe("faults of peers", () => {
         "closed as": formatTally(tags),
         "peer errors": formatTally(tally(errors)),
         "server fds": `${filesBefore} → ${filesAfter}`,
-        // a peer reset before its handler starts is logged without its address (see the report's findings)
-        "logged with peer unknown:0": closes.filter((log) => log.annotations.peer === "unknown:0").length
+        "logged with peer unknown:0": unknownPeer
       },
       checks: [
         { name: "every connection logged as closed", ok: closes.length === scale.churn },
         { name: "no close for an unexpected reason", ok: warnings === 0 },
         { name: "no fd leaked", ok: filesAfter <= filesBefore },
+        {
+          // report-only (how many depends on timing, so no test asserts it): see the findings
+          name: "each close names its peer",
+          ok: unknownPeer === 0,
+          finding: "a connection reset by its peer right after connecting is logged as peer unknown:0: " +
+            "packages/socket/src/internal/node.ts reads socket.remoteAddress in makeConnection, when the handler " +
+            "starts; by then getpeername fails (ENOTCONN after the RST) and toAddress falls back to unknown:0"
+        },
         { name: "a well-behaved client is echoed after", ok: echoOk }
       ],
       durationMs: Date.now() - started
     })
-    expect(checks).toEqual(allTrue(checks))
+    const { "each close names its peer": _reportOnly, ...asserted } = checks
+    expect(asserted).toEqual(allTrue(asserted))
   }, timeout(30_000, 60_000))
 })
 
