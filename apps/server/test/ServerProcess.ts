@@ -11,6 +11,9 @@ import { fileURLToPath } from "node:url"
 /** The server's entry point. */
 export const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 
+/** Generous bounds: a process start costs about a second, much more on a loaded machine. */
+export const patience = 40_000
+
 /** One JSON log line. */
 export type Log = { readonly message: string; readonly level: string; readonly annotations: Record<string, unknown> }
 
@@ -25,7 +28,7 @@ export interface Process {
   readonly lines: () => ReadonlyArray<string>
   /** The lines parsed as JSON (throws if one is not one JSON object). */
   readonly logs: () => ReadonlyArray<Log>
-  /** Resolves once a log line matches (within 15 s, or `ms`). */
+  /** Resolves once a log line matches (within `patience`, or `ms`). */
   readonly waitFor: (predicate: (log: Log) => boolean, ms?: number) => Promise<Log>
   readonly stdout: () => string
   readonly exit: Promise<number | null>
@@ -126,7 +129,7 @@ export const run = (
   const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
   const all = () => (partial.length > 0 ? [...lines, partial] : lines)
   const logs = () => all().map((line, i) => parsed[i] ?? (JSON.parse(line) as Log))
-  const waitFor = (predicate: (log: Log) => boolean, ms = 15_000) => {
+  const waitFor = (predicate: (log: Log) => boolean, ms = patience) => {
     const listener: { current?: () => void } = {}
     return deadline(
       new Promise<Log>((resolve) => {
@@ -161,7 +164,7 @@ export const start = async (
   options: RunOptions = {}
 ): Promise<Server> => {
   const server = run(test, ["--port", "0", "--log-format", "json", ...args], env, options)
-  const serving = await server.waitFor((log) => log.message.startsWith("Serving on "), 30_000)
+  const serving = await server.waitFor((log) => log.message.startsWith("Serving on "))
   return { ...server, port: serving.annotations.port as number }
 }
 
@@ -172,7 +175,7 @@ export const connect = async (port: number): Promise<Net.Socket> => {
 }
 
 /** Collects everything the socket receives until the peer ends it. */
-export const received = (socket: Net.Socket, ms = 20_000): Promise<Buffer> => {
+export const received = (socket: Net.Socket, ms = patience): Promise<Buffer> => {
   const chunks: Array<Buffer> = []
   socket.on("data", (chunk: Buffer) => chunks.push(chunk))
   return deadline(
