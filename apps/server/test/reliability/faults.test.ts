@@ -251,9 +251,11 @@ describe("faults of peers", () => {
   }, timeout(30_000, 60_000))
 
   // Known bug (see the report): kept as it.fails so `pnpm test` stays green; it turns red once fixed.
+  // (If the scenario above did not run, this returns and so turns red as well.)
   it.fails("the idle timeout also closes a peer that stopped reading (known bug)", () => {
-    expect(stalled?.closedByServer?.annotations.error).toBe("TimeoutError")
-  })
+    if (stalled === undefined) return
+    expect(stalled.closedByServer?.annotations.error).toBe("TimeoutError")
+  }, 5_000)
 
   it("peers that connect and send nothing are closed by the idle timeout (TimeoutError)", async () => {
     const started = Date.now()

@@ -196,10 +196,12 @@ describe("overload", () => {
   }, 60_000)
 
   // Known bug (see the report): kept as it.fails so `pnpm test` stays green; it turns red once fixed.
+  // (If the scenario above did not run, this returns and so turns red as well.)
   it.fails("out of file descriptors: logs TooManyOpenFilesError and counts the dropped connections (known bug)", () => {
-    expect(emfile?.tooManyOpenFiles).toBeGreaterThan(0)
-    expect(emfile?.rejected).toBeGreaterThanOrEqual(emfile?.dropped ?? Infinity)
-  })
+    if (emfile === undefined) return
+    expect(emfile.tooManyOpenFiles).toBeGreaterThan(0)
+    expect(emfile.rejected).toBeGreaterThanOrEqual(emfile.dropped)
+  }, 5_000)
 
   // Known bug (see the report): it.fails so the run stays green; long run only (it waits out the idle timeout).
   const runFails = full ? it.fails : it.skip
