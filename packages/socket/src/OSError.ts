@@ -300,12 +300,13 @@ export type AcceptError = TooManyOpenFilesError | ConnectionAbortedError | OSErr
 export type ReadError = ConnectionResetError | ConnectionAbortedError | TimeoutError | OSError
 
 /**
- * What writing to a connection can fail with.
+ * What writing to a connection can fail with. `TimeoutError`: the idle timeout
+ * closed a connection whose peer stopped reading while a write waited.
  *
  * @since 0.1.0
  * @category operations
  */
-export type WriteError = BrokenPipeError | ConnectionResetError | ConnectionAbortedError | OSError
+export type WriteError = BrokenPipeError | ConnectionResetError | ConnectionAbortedError | TimeoutError | OSError
 
 const classes = {
   BrokenPipeError,
@@ -459,7 +460,7 @@ export const tagsOf = {
   ],
   accept: ["TooManyOpenFilesError", "ConnectionAbortedError", "OSError"],
   read: ["ConnectionResetError", "ConnectionAbortedError", "TimeoutError", "OSError"],
-  write: ["BrokenPipeError", "ConnectionResetError", "ConnectionAbortedError", "OSError"]
+  write: ["BrokenPipeError", "ConnectionResetError", "ConnectionAbortedError", "TimeoutError", "OSError"]
 } as const satisfies Record<string, ReadonlyArray<Tag>>
 
 /**

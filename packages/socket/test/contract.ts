@@ -225,6 +225,22 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.strictEqual(yield* readAll(client), "")
       }))
 
+    test("idle timeout: a peer that sends but never reads is timed out; the write waiting on it fails with TimeoutError", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen({ idleTimeout: "300 millis" })
+        const failed = yield* Deferred.make<string>()
+        yield* Effect.forkScoped(server.serve((connection) =>
+          Stream.run(connection.stream, connection.sink).pipe(
+            Effect.tapError((error) => Deferred.succeed(failed, `${error._tag} ${error.syscall}`))
+          )
+        ))
+        const client = yield* Tcp.connect({ port: server.address.port })
+        // Writes until every buffer on the way is full, and never reads the echo.
+        const chunk = new Uint8Array(1024 * 1024)
+        yield* Effect.forkScoped(Effect.ignore(Effect.repeat(client.write(chunk), { times: 127 })))
+        assert.strictEqual(yield* Deferred.await(failed), "TimeoutError write")
+      }))
+
     test("maxConnections: extra connections are closed at once and counted as rejected", () =>
       Effect.gen(function*() {
         const server = yield* Tcp.listen({ maxConnections: 1, shutdownGrace: "100 millis" })

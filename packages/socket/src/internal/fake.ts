@@ -115,6 +115,8 @@ class Endpoint {
   aborted = false
   /** Set once, as in Node: the idle timeout, or a read cut short by closing this end. */
   readError: OSError.ReadError | undefined = undefined
+  /** Set when the idle timeout closed this end: what a waiting write fails with. */
+  timedOut: OSError.WriteError | undefined = undefined
   bytesRead = 0
   bytesWritten = 0
   readonly onClose: Array<() => void> = []
@@ -363,6 +365,7 @@ const abortLink = (network: Network, link: Link, now: number): void => {
 // -----------------------------------------------------------------------------
 
 const writeFailure = (endpoint: Endpoint) => {
+  if (endpoint.timedOut !== undefined) return endpoint.timedOut
   if (endpoint.closed) return writeError("EPIPE", endpoint, "connection closed")
   if (endpoint.ended) return writeError("EPIPE", endpoint, "write after end")
   if (endpoint.inbound.resetArrived || endpoint.inbound.closeArrived) return writeError("EPIPE", endpoint)
@@ -506,12 +509,16 @@ const watchIdle = (network: Network, endpoint: Endpoint, idle: number): Effect.E
       const now = yield* Clock.currentTimeMillis
       settle(network, link, now)
       if (endpoint.closed) return
-      if (endpoint.inbound.space <= 0 && endpoint.inbound.bufferedBytes > 0) link.lastActivity = now
+      // Our reader behind for its own reasons: not idle. Behind because our writes wait for the peer to read: idle.
+      if (endpoint.inbound.space <= 0 && endpoint.inbound.bufferedBytes > 0 && endpoint.outbound.space > 0) {
+        link.lastActivity = now
+      }
       const idleAt = link.lastActivity + idle
       if (now >= idleAt) {
         if (!endpoint.inbound.finArrived && endpoint.readError === undefined) {
           endpoint.readError = readError("ETIMEDOUT", endpoint, `idle for ${seconds(idle)}`)
         }
+        endpoint.timedOut = writeError("ETIMEDOUT", endpoint, `idle for ${seconds(idle)}`)
         return shut(network, endpoint, "close", now)
       }
       yield* waitChange(link, link.version, now, idleAt)

@@ -25,6 +25,11 @@ const defaultBacklog = 100
 const defaultShutdownGrace = Duration.seconds(10)
 /** How long closing a connection waits for Node to flush what was written before it gives up. */
 const flushOnCloseMillis = 5_000
+/** The longest delay a Node timer holds (about 24.8 days); longer ones would overflow to 1 ms with a warning. */
+const maxTimerMillis = 2 ** 31 - 1
+
+const timerMillis = (duration: Duration.Input): number =>
+  Math.min(maxTimerMillis, Math.max(1, Math.round(Duration.toMillis(duration))))
 
 let nextConnectionId = 0
 
@@ -76,7 +81,7 @@ export const resolveSettings = (
     readLimit: readLimit > 0 ? readLimit : defaultReadLimit,
     receiveBufferSize: settings.receiveBufferSize,
     sendBufferSize: settings.sendBufferSize,
-    idleTimeoutMillis: idleTimeout === undefined ? undefined : Math.max(1, Math.round(Duration.toMillis(idleTimeout)))
+    idleTimeoutMillis: idleTimeout === undefined ? undefined : timerMillis(idleTimeout)
   }
 }
 
@@ -122,6 +127,8 @@ export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): 
   let bytesWritten = 0
   let drainWaiters: Array<Resume<void, OSError.WriteError>> = []
   let failure: unknown
+  /** Set when the idle timeout closed the socket: what a waiting write fails with. */
+  let timedOut: OSError.WriteError | undefined
   // lifecycle
   let closed = false
   let closeWaiters: Array<() => void> = []
@@ -131,6 +138,7 @@ export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): 
 
   /** The error for a write that was waiting when the socket failed or closed. */
   const writeFailure = (): OSError.WriteError => {
+    if (timedOut !== undefined) return timedOut
     if (failure === undefined) return brokenPipe("connection closed")
     const code = codeOf(failure)
     if (code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END") {
@@ -192,18 +200,17 @@ export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): 
   }
 
   function onTimeout(): void {
-    if (paused) {
-      // Our consumer is behind, not the peer: no traffic is our doing. Arm the timer again.
+    if (paused && !socket.writableNeedDrain) {
+      // Our consumer is behind for its own reasons, not the peer: no traffic is our doing. Arm the timer again.
+      // (Behind because its writes wait for this peer to read, the silence is the peer's: time it out.)
       socket.setTimeout(idleMillis!)
       return
     }
+    const detail = `idle for ${seconds(idleMillis!)}`
     if (readError === undefined && !eof) {
-      readError = OSError.fromCode("ETIMEDOUT", {
-        syscall: "read",
-        ...where,
-        detail: `idle for ${seconds(idleMillis!)}`
-      }, { allowed: OSError.tagsOf.read })
+      readError = OSError.fromCode("ETIMEDOUT", { syscall: "read", ...where, detail }, { allowed: OSError.tagsOf.read })
     }
+    timedOut = OSError.fromCode("ETIMEDOUT", { syscall: "write", ...where, detail }, { allowed: OSError.tagsOf.write })
     wakeReader()
     socket.destroy()
   }
@@ -407,7 +414,7 @@ const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
   const host = options.host ?? "127.0.0.1"
   const port = options.port
   const settings = resolveSettings(options)
-  const timeoutMillis = options.timeout === undefined ? undefined : Duration.toMillis(options.timeout)
+  const timeoutMillis = options.timeout === undefined ? undefined : timerMillis(options.timeout)
   let wrapped: Wrapped | undefined
   // The finalizer comes first, so no interruption can leave an open socket unowned.
   yield* Effect.addFinalizer((exit) => wrapped === undefined ? Effect.void : wrapped.close(exit))
@@ -485,7 +492,7 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
   const host = options?.host ?? "127.0.0.1"
   const requestedPort = options?.port ?? 0
   const backlog = options?.backlog ?? defaultBacklog
-  const graceMillis = Duration.toMillis(options?.shutdownGrace ?? defaultShutdownGrace)
+  const graceMillis = timerMillis(options?.shutdownGrace ?? defaultShutdownGrace)
   const settings = resolveSettings(options ?? {}, options?.idleTimeout)
   const context = yield* Effect.context<never>()
   const runFork = Effect.runForkWith(context)
