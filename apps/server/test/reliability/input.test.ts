@@ -48,7 +48,7 @@ const cases: ReadonlyArray<Case> = [
       [["--send-buffer-size", "x"], "--send-buffer-size"],
       [["--read-limit", "0"], "--read-limit"],
       [["--max-connections", "-1"], "--max-connections"],
-      [["--idle-timeout", "-1"], "--idle-timeout", true],
+      [["--idle-timeout", "-1"], "--idle-timeout"],
       [["--idle-timeout", "abc"], "--idle-timeout"],
       [["--shutdown-timeout", "-5"], "--shutdown-timeout"],
       [["--workers", "0"], "--workers"],
@@ -56,7 +56,7 @@ const cases: ReadonlyArray<Case> = [
       [["--log-format", "xml"], "--log-format"],
       [["--log-level", "loud"], "--log-level"],
       [["--bogus"], "--bogus"]
-    ] as const
+    ] as ReadonlyArray<readonly [ReadonlyArray<string>, string, boolean?]>
   ).map(([args, name, quick]): Case => ({
     group: badFlags,
     program: "server",
@@ -102,7 +102,7 @@ const cases: ReadonlyArray<Case> = [
       [["bench", "--size", "0"], "--size"],
       [["bench", "--duration", "abc"], "--duration"],
       [["bench", "--workers", "0"], "--workers"]
-    ] as const
+    ] as ReadonlyArray<readonly [ReadonlyArray<string>, string, boolean?]>
   ).map(([args, name, quick]): Case => ({
     group: clientFlags,
     program: "client",
@@ -267,7 +267,7 @@ describe.concurrent("bad input", () => {
     )
   }, 60_000)
 
-  it("client --host nope.invalid: AddressResolutionError, exit 6", async (test) => {
+  runFull("client --host nope.invalid: AddressResolutionError, exit 6", async (test) => {
     expectOk(
       await judge(test, {
         group: "client: targets it cannot reach",
@@ -323,11 +323,7 @@ describe("durations beyond what a timer holds", () => {
         },
         checks: [{
           name: "rejected as a usage error, or every stderr line JSON",
-          ok: server === undefined || nonJson.length === 0,
-          finding:
-            "apps/server/src/Cli.ts accepts any finite --idle-timeout / --shutdown-timeout; above 2147483.647 s " +
-            "Node's timers overflow: socket.setTimeout prints a TimeoutOverflowWarning (plain text on stderr, breaking " +
-            "--log-format json) and silently uses 24.8 days"
+          ok: server === undefined || nonJson.length === 0
         }],
         durationMs: Date.now() - started
       })
