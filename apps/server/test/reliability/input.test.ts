@@ -298,9 +298,10 @@ describe.concurrent("bad input", () => {
 })
 
 describe("durations beyond what a timer holds", () => {
-  // Known bug (see the report): kept as it.fails so `pnpm test` stays green; it turns red once fixed.
-  it.fails(
-    "--idle-timeout 2200000 (over 2^31-1 ms): rejected (exit 2), or honoured with JSON-only logs (known bug)",
+  // found by this suite, fixed in 89b18d7 (Node's timers used to overflow with a plain-text warning); long run only
+  const runFull = full ? it : it.skip
+  runFull(
+    "--idle-timeout 2200000 (over 2^31-1 ms): rejected (exit 2), or honoured with JSON-only logs",
     async (test) => {
       const started = Date.now()
       const server = await start(test, ["--idle-timeout", "2200000"]).catch(() => undefined)
