@@ -1,8 +1,7 @@
 // What only the fake network does: scripted faults, the wire log, and time on
 // the TestClock (latency, connect and idle timeouts, shutdown grace) in no real time.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Logger, Option, Scope, Stream } from "effect"
-import type { Cause } from "effect"
+import { Effect, Exit, Fiber, Logger, Option, References, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Os from "node:os"
 import { FakeNetwork } from "../src/FakeNetwork.ts"
@@ -195,8 +194,10 @@ describe("fake network on the TestClock", () => {
 
   it.effect("a handler's failure is logged as a warning with its typed error", () =>
     Effect.gen(function*() {
-      const logged: Array<{ level: string; cause: Cause.Cause<unknown> }> = []
-      const collector = Logger.make((options) => logged.push({ level: options.logLevel, cause: options.cause }))
+      const logged: Array<{ level: string; annotations: Record<string, unknown> }> = []
+      const collector = Logger.make((options) =>
+        logged.push({ level: options.logLevel, annotations: options.fiber.getRef(References.CurrentLogAnnotations) })
+      )
       yield* fake(Effect.gen(function*() {
         const server = yield* Tcp.listen()
         yield* Effect.forkScoped(server.serve((connection) =>
@@ -212,7 +213,8 @@ describe("fake network on the TestClock", () => {
         entry.level === "Warn"
       )
       assert.strictEqual(warnings.length, 1)
-      assert.include(String(warnings[0]!.cause), "ConnectionResetError")
+      assert.strictEqual(warnings[0]!.annotations.error, "ConnectionResetError")
+      assert.strictEqual(warnings[0]!.annotations.code, "ECONNRESET")
     }))
 })
 

@@ -21,7 +21,7 @@
 // closing one's own end ECONNABORTED; the idle timeout fails reads with
 // ETIMEDOUT and closes the connection; a server's shutdown closes every
 // connection it accepted once the grace period is over.
-import { Cause, Clock, Duration, Effect, Exit, FiberSet, Option, Predicate, Scope, Sink, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, FiberSet, Scope, Sink, Stream } from "effect"
 import type { Address } from "../Address.ts"
 import * as Addresses from "../Address.ts"
 import type { Connection } from "../Connection.ts"
@@ -29,6 +29,7 @@ import type { FakeNetwork, WireEvent } from "../FakeNetwork.ts"
 import * as OSError from "../OSError.ts"
 import type { SocketOptions } from "../SocketOptions.ts"
 import type { ConnectOptions, ListenOptions, Server, ServerStats, SocketSettings, Tcp } from "../Tcp.ts"
+import * as Logs from "./logs.ts"
 
 const defaultReadLimit = 64 * 1024
 const firstEphemeralPort = 49152
@@ -642,14 +643,6 @@ const awaitPending = (listener: Listener): Effect.Effect<boolean> =>
     }
   })
 
-const errorTag = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.findErrorOption(cause)
-  if (Option.isNone(error)) return "Defect"
-  return Predicate.hasProperty(error.value, "_tag") && Predicate.isString(error.value._tag)
-    ? error.value._tag
-    : "UnknownError"
-}
-
 const makeServer = (network: Network, listener: Listener, handlers: FiberSet.FiberSet<unknown, unknown>): Server => {
   const closedError = () =>
     OSError.fromCode("EBADF", {
@@ -685,13 +678,7 @@ const makeServer = (network: Network, listener: Listener, handlers: FiberSet.Fib
           Effect.interruptible,
           Scope.provide(scope),
           Effect.onExit((exit) => Scope.close(scope, exit)),
-          Effect.catchCause((cause) =>
-            Cause.hasFails(cause) || Cause.hasDies(cause)
-              ? Effect.logWarning("Connection handler failed", cause).pipe(
-                Effect.annotateLogs("error", errorTag(cause))
-              )
-              : Effect.void
-          ),
+          Effect.catchCause(Logs.handlerFailure),
           Effect.annotateLogs({ connectionId: connection.id, peer: Addresses.format(connection.remoteAddress) })
         )
       )

@@ -18,6 +18,8 @@ import { format as formatAddress } from "../Address.ts"
 import type { Connection } from "../Connection.ts"
 import * as OSError from "../OSError.ts"
 import type { ConnectOptions, ListenOptions, Server, SocketSettings, Tcp } from "../Tcp.ts"
+import * as Descriptors from "./descriptors.ts"
+import * as Logs from "./logs.ts"
 import * as Sockopt from "./sockopt.ts"
 
 const defaultReadLimit = 64 * 1024
@@ -498,7 +500,13 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
   const runFork = Effect.runForkWith(context)
 
   const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true })
-  if (options?.maxConnections !== undefined) server.maxConnections = options.maxConnections
+  // Node closes connections beyond maxConnections at once ('drop'); the descriptor budget caps it too.
+  const maxConnections = options?.maxConnections
+  const descriptors = Descriptors.budget()
+  const outOfDescriptors = descriptors !== undefined &&
+    (maxConnections === undefined || descriptors.connections < maxConnections)
+  const cap = outOfDescriptors ? descriptors.connections : maxConnections
+  if (cap !== undefined) server.maxConnections = cap
 
   let address: Address = { host, port: requestedPort, family: Net.isIPv6(host) ? "IPv6" : "IPv4" }
   let listening = false
@@ -517,9 +525,7 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
   const handlers = yield* Scope.provide(FiberSet.make<unknown, never>(), handlersScope)
 
   const logAcceptError = (error: OSError.AcceptError): Effect.Effect<void> =>
-    Effect.logWarning("Accept failed", Cause.fail(error)).pipe(
-      Effect.annotateLogs({ error: error._tag, listener: formatAddress(address) })
-    )
+    Logs.acceptFailure(error, formatAddress(address))
 
   function onSocketClose(this: Net.Socket): void {
     live.delete(this)
@@ -555,8 +561,23 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
     else runFork(logAcceptError(error))
   }
 
+  // Turned away for want of descriptors: logged as the EMFILE it avoids, at most once a second.
+  let droppedUnlogged = 0
+  let lastDropLog = 0
   function onDrop(): void {
     rejected++
+    if (!outOfDescriptors || (maxConnections !== undefined && live.size >= maxConnections)) return
+    droppedUnlogged++
+    const now = Date.now()
+    if (now - lastDropLog < 1_000) return
+    lastDropLog = now
+    const error = OSError.fromCode("EMFILE", {
+      syscall: "accept",
+      ...address,
+      detail: `${droppedUnlogged} connection(s) turned away: ${cap} fit in the limit of ${descriptors.limit} open files`
+    }, { allowed: OSError.tagsOf.accept })
+    droppedUnlogged = 0
+    runFork(logAcceptError(error))
   }
 
   function onServerClose(): void {
@@ -694,13 +715,7 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
       Effect.sync(() => makeConnection(socket, settings)),
       ({ connection }) =>
         handler(connection).pipe(
-          Effect.catchCause((cause) =>
-            Cause.hasFails(cause) || Cause.hasDies(cause)
-              ? Effect.logWarning("Connection handler failed", cause).pipe(
-                Effect.annotateLogs("error", errorTag(cause))
-              )
-              : Effect.void
-          ),
+          Effect.catchCause(Logs.handlerFailure),
           Effect.annotateLogs({ connectionId: connection.id, peer: formatAddress(connection.remoteAddress) })
         ),
       (wrapped, exit) => wrapped.close(exit)
@@ -734,17 +749,6 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
   }
   return server_
 })
-
-const errorTag = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.findErrorOption(cause)
-  if (error._tag === "Some") {
-    const value = error.value
-    return typeof value === "object" && value !== null && "_tag" in value && typeof value._tag === "string"
-      ? value._tag
-      : "UnknownError"
-  }
-  return "Defect"
-}
 
 export const make: Effect.Effect<Tcp["Service"]> = Effect.succeed({
   connect,
