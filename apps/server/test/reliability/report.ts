@@ -19,6 +19,8 @@ export interface Check {
   readonly ok: boolean
   /** A known bug the check shows (its test is `it.fails`): see RELIABILITY.md's findings. */
   readonly finding?: string | undefined
+  /** A bug this check found that was since fixed: the commit. */
+  readonly fixedIn?: string | undefined
 }
 
 export interface Result {
@@ -87,7 +89,11 @@ export const markdown = (all: ReadonlyArray<Result>, meta: Record<string, string
   ]
   for (const result of all) {
     const figures = Object.entries(result.figures).map(([key, value]) => `${key}: ${value}`).join("; ")
-    const checks = result.checks.map((check) => `${check.ok ? "✔" : "✘"} ${check.name}`).join("<br>")
+    const checks = result.checks.map((check) =>
+      `${check.ok ? "✔" : "✘"} ${check.name}${
+        check.fixedIn === undefined ? "" : ` (found here, fixed in ${check.fixedIn})`
+      }`
+    ).join("<br>")
     const ok = result.checks.every((check) => check.ok)
     const known = result.checks.some((check) => !check.ok && check.finding !== undefined)
     out.push(
