@@ -205,14 +205,16 @@ describe("faults of peers", () => {
     )
     // watch it for three idle timeouts, while another client is served
     const until = Date.now() + 3 * idleTimeoutSeconds * 1000
+    // what left the peer (into the kernel's buffers and the server) while the connection was open
+    let intoKernel = 0
     while (Date.now() < until && server_.closedBy === undefined) {
+      if (!socket.destroyed) intoKernel = Math.max(intoKernel, socket.bytesWritten - socket.writableLength)
       peak = Math.max(peak, memory(server.child.pid!).rssKiB)
       echoDuring = (await wellBehaved(server.port, 256 * 1024)) && echoDuring
       await sleep(100)
     }
     await closed
     const closedByServer = server_.closedBy
-    const intoKernel = socket.bytesWritten - socket.writableLength
     socket.resetAndDestroy()
     const close = closedByServer ?? await closeOf(server, port)
     const growthKiB = peak - baseline

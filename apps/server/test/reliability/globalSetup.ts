@@ -1,6 +1,7 @@
 // The long run's setup: a directory for each file's results, and on teardown
 // RELIABILITY.md at the repository's root, written from all of them (always
 // with RELIABILITY=full, else only with RELIABILITY_REPORT=1).
+import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -35,6 +36,8 @@ export default function setup(project: TestProject) {
         } GiB, Node ${process.version}, ${Os.type()} ${Os.release()}`
       }
       Fs.writeFileSync(target, markdown(results, meta))
+      // in the repository's own format, so that `pnpm lint` (dprint check) accepts it
+      spawnSync("pnpm", ["exec", "dprint", "fmt", target], { cwd: Path.dirname(target), stdio: "ignore" })
       process.stdout.write(`\nreliability: ${results.length} scenarios written to ${target}\n`)
     } finally {
       Fs.rmSync(dir, { recursive: true, force: true })

@@ -126,7 +126,8 @@ const outcomes: Array<Outcome> = []
 flushAfterAll("input", () => {
   const groups = [...new Set(outcomes.map((outcome) => outcome.group))]
   for (const group of groups) {
-    const ours = outcomes.filter((outcome) => outcome.group === group)
+    // in a stable order (they finish in any)
+    const ours = outcomes.filter((outcome) => outcome.group === group).toSorted((a, b) => a.what.localeCompare(b.what))
     record({
       area,
       scenario: group,
