@@ -197,8 +197,9 @@ describe("chart", () => {
   })
 })
 
+const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 9, columnNumber: 0 })
+
 describe("profile", () => {
-  const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 9, columnNumber: 0 })
   const profile: CpuProfile = {
     nodes: [
       { id: 1, callFrame: frame("(root)", "") },
