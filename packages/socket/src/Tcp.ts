@@ -101,8 +101,9 @@ export interface Server {
    * connection closes when its handler ends). A handler's failure ends that
    * connection only and is logged with its typed error; accept errors are
    * logged and the server keeps serving. Runs until interrupted; handlers
-   * belong to the server, so interrupting `serve` stops accepting while
-   * running handlers get the shutdown grace period.
+   * belong to the server, so interrupting `serve` closes the listening socket
+   * at once (new connections are refused) while running handlers get the
+   * shutdown grace period when the server's scope closes.
    */
   readonly serve: <E, R>(
     handler: (connection: Connection) => Effect.Effect<unknown, E, R>

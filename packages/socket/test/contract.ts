@@ -241,6 +241,28 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.strictEqual(yield* Deferred.await(failed), "TimeoutError write")
       }))
 
+    test("interrupting serve stops accepting at once: new connects are refused; running handlers go on", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen({ shutdownGrace: "100 millis" })
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const serving = yield* Effect.forkChild(
+          server.serve((connection) =>
+            Deferred.succeed(started, undefined).pipe(
+              Effect.andThen(Deferred.await(release)),
+              Effect.andThen(connection.write(encode("done")))
+            )
+          )
+        )
+        const client = yield* Tcp.connect({ port: server.address.port })
+        yield* Deferred.await(started)
+        yield* Fiber.interrupt(serving)
+        const late = yield* Effect.flip(Tcp.connect({ port: server.address.port }))
+        assert.strictEqual(late._tag, "ConnectionRefusedError")
+        yield* Deferred.succeed(release, undefined)
+        assert.strictEqual(yield* readAll(client), "done")
+      }))
+
     test("maxConnections: extra connections are closed at once and counted as rejected", () =>
       Effect.gen(function*() {
         const server = yield* Tcp.listen({ maxConnections: 1, shutdownGrace: "100 millis" })

@@ -505,25 +505,6 @@ describe("Node Tcp: serve", () => {
     }).pipe(Effect.scoped, Effect.provide(Tcp.layer), Effect.provide(layer), Effect.timeout(bounded))
   })
 
-  live("interrupting serve stops accepting; running handlers go on", () =>
-    Effect.gen(function*() {
-      const server = yield* Tcp.listen({ shutdownGrace: "100 millis" })
-      const release = yield* Deferred.make<void>()
-      const serving = yield* Effect.forkChild(
-        server.serve((connection) => Effect.andThen(Deferred.await(release), connection.write(encode("done"))))
-      )
-      const client = yield* Tcp.connect({ port: server.address.port })
-      yield* eventually(server.stats, (stats) => stats.active === 1)
-      yield* Effect.sleep(20)
-      yield* Fiber.interrupt(serving)
-      yield* Deferred.succeed(release, undefined)
-      assert.strictEqual(yield* readAll(client), "done")
-      // nobody accepts now: a new connection waits, unserved
-      const late = yield* Tcp.connect({ port: server.address.port })
-      const nothing = yield* Effect.timeoutOption(readAll(late), "100 millis")
-      assert.isTrue(Option.isNone(nothing))
-    }))
-
   live(
     "shutdown waits for handlers up to the grace, then interrupts them and closes every socket",
     () =>

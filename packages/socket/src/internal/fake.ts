@@ -693,6 +693,9 @@ const makeServer = (network: Network, listener: Listener, handlers: FiberSet.Fib
           if (endpoint !== undefined) yield* handle(endpoint, handler)
         })
       )
+    ).pipe(
+      // Whoever stops serving stops the listener: new connections are refused at once.
+      Effect.onInterrupt(() => stopAccepting(network, listener))
     ) as Effect.Effect<never, never, R>
 
   return {
@@ -707,6 +710,17 @@ const makeServer = (network: Network, listener: Listener, handlers: FiberSet.Fib
   }
 }
 
+/** Stops accepting at once: new connects are refused, connections not yet taken are closed. */
+const stopAccepting = (network: Network, listener: Listener): Effect.Effect<void> =>
+  Effect.map(Clock.currentTimeMillis, (now) => {
+    if (listener.closed) return
+    listener.closed = true
+    const index = network.listeners.indexOf(listener)
+    if (index >= 0) network.listeners.splice(index, 1)
+    listener.bump()
+    for (const endpoint of listener.pending.splice(0)) shut(network, endpoint, "close", now)
+  })
+
 /** Stops accepting at once, lets handlers finish within the grace, interrupts the rest, closes every accepted end. */
 const shutdown = (
   network: Network,
@@ -716,12 +730,7 @@ const shutdown = (
   grace: number
 ) =>
   Effect.gen(function*() {
-    listener.closed = true
-    const index = network.listeners.indexOf(listener)
-    if (index >= 0) network.listeners.splice(index, 1)
-    listener.bump()
-    const now = yield* Clock.currentTimeMillis
-    for (const endpoint of listener.pending.splice(0)) shut(network, endpoint, "close", now)
+    yield* stopAccepting(network, listener)
     yield* Effect.timeoutOption(Effect.interruptible(FiberSet.awaitEmpty(handlers)), grace)
     yield* Scope.close(handlersScope, Exit.void)
     const later = yield* Clock.currentTimeMillis

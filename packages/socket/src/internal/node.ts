@@ -47,6 +47,12 @@ const toAddress = (host: string | undefined, port: number | undefined, family: s
   family: family === "IPv6" ? "IPv6" : "IPv4"
 })
 
+/** Reads (and so makes Node cache) a socket's addresses. */
+const rememberAddresses = (socket: Net.Socket): void => {
+  socket.address()
+  void socket.remoteFamily
+}
+
 const syscallOf = (cause: unknown, fallback: string): string => {
   const syscall = (cause as { readonly syscall?: unknown } | null)?.syscall
   return typeof syscall === "string" ? syscall : fallback
@@ -537,6 +543,9 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
 
   function onConnection(socket: Net.Socket): void {
     accepted++
+    // Node caches the addresses on first read: read them now, before a reset can take them from the kernel.
+    // (A peer that reset before accept() returned is already unknown: its address reads as unknown:0.)
+    rememberAddresses(socket)
     live.add(socket)
     socket.on("error", ignore)
     socket.on("close", onSocketClose)
@@ -590,14 +599,20 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
   server.on("drop", onDrop)
   server.on("close", onServerClose)
 
-  const shutdown = Effect.suspend(() => {
+  /** Stops accepting at once: the listening socket closes, connections not yet taken are closed. */
+  const stopAccepting = (): void => {
+    if (closing) return
     closing = true
-    // Stop accepting at once. ('close' follows once every connection is gone, also when never listening.)
+    // ('close' follows once every connection is gone, also when never listening.)
     server.close()
     const stopped = waiters
     waiters = []
     for (const waiter of stopped) waiter.closed()
     for (const socket of pending.splice(0)) socket.destroy()
+  }
+
+  const shutdown = Effect.suspend(() => {
+    stopAccepting()
     return Effect.callback<void>((resume) => {
       // Running handlers may finish within the grace period.
       if (running === 0) return resume(Effect.void)
@@ -738,7 +753,10 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
       const next = take(start, () => Effect.interrupt).pipe(
         Effect.catch((error) => logAcceptError(error))
       )
-      return yield* Effect.forever(next)
+      return yield* Effect.forever(next).pipe(
+        // Whoever stops serving stops the listener: new connections are refused at once.
+        Effect.onInterrupt(() => Effect.sync(stopAccepting))
+      )
     })
 
   const server_: Server = {
