@@ -10,22 +10,19 @@
  */
 import { Address, SocketOptions } from "@effect-tcp/socket"
 import type { Connection, OSError } from "@effect-tcp/socket"
-import { Cause, Clock, Effect, Exit, LogLevel, Stream } from "effect"
+import { Cause, Clock, Effect, Exit, LogLevel } from "effect"
 import * as Metrics from "./Metrics.ts"
 
 /**
- * Echoes every chunk back as it arrives (batches of chunks in one write, with
- * backpressure), then half-closes once the peer has: no per-chunk work beyond
- * the write.
+ * Echoes every chunk back as it arrives, with backpressure, then half-closes
+ * once the peer has. `copyTo` moves the bytes socket to socket on the Node
+ * layer: no per-chunk work beyond the write.
  *
  * @since 0.1.0
  * @category handlers
  */
 export const echo = (connection: Connection.Connection): Effect.Effect<void, OSError.ReadError | OSError.WriteError> =>
-  connection.stream.pipe(
-    Stream.runForEachArray((chunks) => connection.writeAll(chunks)),
-    Effect.andThen(connection.end)
-  )
+  connection.copyTo(connection).pipe(Effect.andThen(connection.end))
 
 /**
  * Why a connection closed, as logged:

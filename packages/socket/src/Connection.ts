@@ -33,6 +33,15 @@ export interface Connection {
   readonly writeAll: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, WriteError>
   /** A sink that writes every chunk it receives, with backpressure. It does not end the connection. */
   readonly sink: Sink.Sink<void, Uint8Array, never, WriteError>
+  /**
+   * Copies everything the peer sends to `destination` until the peer's FIN,
+   * with backpressure, and succeeds with the number of bytes copied (Tokio's
+   * `io::copy`). It reads this connection's stream: run one or the other. It
+   * does not end `destination`. `connection.copyTo(connection)` is an echo.
+   * Between two connections of the Node layer the bytes go from socket to
+   * socket with no Effect per chunk.
+   */
+  readonly copyTo: (destination: Connection) => Effect.Effect<number, ReadError | WriteError>
   /** Half-close: flushes what was written and sends FIN. The peer reads EOF; reading here goes on. */
   readonly end: Effect.Effect<void, WriteError>
   /** Aborts the connection with a RST (SO_LINGER 0): the peer sees `ConnectionResetError`. */
@@ -44,6 +53,24 @@ export interface Connection {
   /** Bytes written so far. */
   readonly bytesWritten: Effect.Effect<number>
 }
+
+/**
+ * `copyTo` for any two connections: `source.stream` run into `destination.writeAll`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const copy = (source: Connection, destination: Connection): Effect.Effect<number, ReadError | WriteError> =>
+  Effect.suspend(() => {
+    let copied = 0
+    return source.stream.pipe(
+      Stream.runForEachArray((chunks) => {
+        for (let i = 0; i < chunks.length; i++) copied += chunks[i].length
+        return destination.writeAll(chunks)
+      }),
+      Effect.map(() => copied)
+    )
+  })
 
 const encoder = new TextEncoder()
 

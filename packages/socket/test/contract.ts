@@ -263,6 +263,77 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.strictEqual(yield* readAll(client), "done")
       }))
 
+    test("copyTo: an echo of everything, in order, until the peer's FIN; the count is what was copied", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const copied = yield* Deferred.make<number>()
+        yield* Effect.forkScoped(server.serve((connection) =>
+          connection.copyTo(connection).pipe(
+            Effect.tap((n) => Deferred.succeed(copied, n)),
+            Effect.andThen(connection.end)
+          )
+        ))
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const message = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 7) % 251)
+        const echoed = yield* Effect.forkScoped(Stream.runCollect(client.stream))
+        yield* client.write(message)
+        yield* client.end
+        const chunks = yield* Fiber.join(echoed)
+        const received = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
+        let offset = 0
+        for (const chunk of chunks) {
+          received.set(chunk, offset)
+          offset += chunk.length
+        }
+        assert.deepStrictEqual(received, message)
+        assert.strictEqual(yield* Deferred.await(copied), message.length)
+      }))
+
+    test("copyTo another connection: a proxy with backpressure; a stalled destination stops the source", () =>
+      Effect.gen(function*() {
+        const front = yield* Tcp.listen()
+        const back = yield* Tcp.listen()
+        // the proxy: what its client sends goes on to the back server
+        yield* Effect.forkScoped(front.serve((incoming) =>
+          Effect.gen(function*() {
+            const outgoing = yield* Tcp.connect({ port: back.address.port })
+            yield* incoming.copyTo(outgoing)
+            yield* outgoing.end
+          })
+        ))
+        const client = yield* Tcp.connect({ port: front.address.port })
+        const backside = yield* back.accept
+        // nobody reads at the back: the client's writes must stop, bounded by the buffers on the way
+        const chunk = new Uint8Array(1024 * 1024)
+        const writer = yield* Effect.forkScoped(Effect.forever(client.write(chunk)))
+        yield* Effect.sleep("300 millis")
+        const stalledAt = yield* client.bytesWritten
+        yield* Effect.sleep("200 millis")
+        assert.strictEqual(yield* client.bytesWritten, stalledAt, "the client kept writing into a stalled proxy")
+        assert.isBelow(stalledAt, 256 * 1024 * 1024)
+        yield* Fiber.interrupt(writer)
+        // once the back reads, everything the client wrote arrives
+        const total = yield* Effect.forkScoped(Stream.runFold(backside.stream, () => 0, (n, c) => n + c.length))
+        yield* client.end
+        assert.strictEqual(yield* Fiber.join(total), yield* client.bytesWritten)
+      }))
+
+    test("copyTo fails with the typed error when the peer resets", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const failed = yield* Deferred.make<string>()
+        yield* Effect.forkScoped(server.serve((connection) =>
+          connection.copyTo(connection).pipe(Effect.tapError((error) => Deferred.succeed(failed, error._tag)))
+        ))
+        const client = yield* Tcp.connect({ port: server.address.port })
+        yield* client.write(encode("bye"))
+        yield* eventually(client.bytesWritten, (n) =>
+          n === 3)
+        yield* Effect.sleep("50 millis")
+        yield* client.reset
+        assert.oneOf(yield* Deferred.await(failed), ["ConnectionResetError", "BrokenPipeError"])
+      }))
+
     test("maxConnections: extra connections are closed at once and counted as rejected", () =>
       Effect.gen(function*() {
         const server = yield* Tcp.listen({ maxConnections: 1, shutdownGrace: "100 millis" })

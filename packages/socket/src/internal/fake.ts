@@ -25,6 +25,7 @@ import { Cause, Clock, Duration, Effect, Exit, FiberSet, Scope, Sink, Stream } f
 import type { Address } from "../Address.ts"
 import * as Addresses from "../Address.ts"
 import type { Connection } from "../Connection.ts"
+import { copy } from "../Connection.ts"
 import type { FakeNetwork, WireEvent } from "../FakeNetwork.ts"
 import * as OSError from "../OSError.ts"
 import type { SocketOptions } from "../SocketOptions.ts"
@@ -457,6 +458,7 @@ const toConnection = (network: Network, endpoint: Endpoint): Connection => {
     write,
     writeAll: (chunks) => Effect.forEach(chunks, write, { discard: true }),
     sink: Sink.forEach(write),
+    copyTo: (destination) => copy(connection, destination),
     end: Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.suspend(() => {
         if (endpoint.ended) return Effect.void

@@ -16,6 +16,7 @@ import * as Net from "node:net"
 import type { Address } from "../Address.ts"
 import { format as formatAddress } from "../Address.ts"
 import type { Connection } from "../Connection.ts"
+import { copy } from "../Connection.ts"
 import * as OSError from "../OSError.ts"
 import type { ConnectOptions, ListenOptions, Server, SocketSettings, Tcp } from "../Tcp.ts"
 import * as Descriptors from "./descriptors.ts"
@@ -71,6 +72,12 @@ export interface ResolvedSettings {
   readonly keepAlive: boolean
   readonly keepAliveInitialDelay: number
   readonly readLimit: number
+  /**
+   * Node's writable highWaterMark: writes suspend once this much waits in Node's buffer. Node's default
+   * (16 KiB) is below one read (64 KiB), so every large chunk would pause and resume the reader even when
+   * the kernel took it at once; twice the read limit lets a read's worth through, and stays bounded.
+   */
+  readonly writeBufferSize: number
   readonly receiveBufferSize: number | undefined
   readonly sendBufferSize: number | undefined
   readonly idleTimeoutMillis: number | undefined
@@ -87,6 +94,7 @@ export const resolveSettings = (
     keepAlive: keepAlive !== undefined && keepAlive !== false,
     keepAliveInitialDelay: keepAlive === undefined || typeof keepAlive === "boolean" ? 0 : Duration.toMillis(keepAlive),
     readLimit: readLimit > 0 ? readLimit : defaultReadLimit,
+    writeBufferSize: 2 * Math.max(readLimit > 0 ? readLimit : defaultReadLimit, defaultReadLimit),
     receiveBufferSize: settings.receiveBufferSize,
     sendBufferSize: settings.sendBufferSize,
     idleTimeoutMillis: idleTimeout === undefined ? undefined : timerMillis(idleTimeout)
@@ -111,6 +119,15 @@ interface Wrapped {
 }
 
 const doneEffect = Cause.done()
+
+/** What `copyTo` needs of a Node connection to write to its socket directly. */
+interface Destination {
+  readonly socket: Net.Socket
+  readonly sent: (bytes: number) => void
+  readonly writeFailure: () => OSError.WriteError
+}
+
+const destinations = new WeakMap<Connection, Destination>()
 
 const sinkEnd: Sink.End<void> = [undefined]
 
@@ -137,6 +154,10 @@ export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): 
   let failure: unknown
   /** Set when the idle timeout closed the socket: what a waiting write fails with. */
   let timedOut: OSError.WriteError | undefined
+  // copy side (copyTo): while set, chunks go straight to the destination: no queue, no Effect per chunk
+  let forward: ((chunk: Buffer) => void) | undefined
+  /** Ends a running copy when reading ends (EOF) or fails. */
+  let copyDone: (() => void) | undefined
   // lifecycle
   let closed = false
   let closeWaiters: Array<() => void> = []
@@ -156,6 +177,7 @@ export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): 
   }
 
   const wakeReader = (): void => {
+    if (copyDone !== undefined) copyDone()
     const resume = readWaiter
     if (resume === undefined) return
     readWaiter = undefined
@@ -172,6 +194,7 @@ export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): 
 
   function onData(chunk: Buffer): void {
     bytesRead += chunk.length
+    if (forward !== undefined) return forward(chunk)
     const resume = readWaiter
     if (resume !== undefined) {
       readWaiter = undefined
@@ -397,6 +420,76 @@ export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): 
   // Closed before it was wrapped: settle now, 'close' will not come again.
   if (socket.closed) onClose()
 
+  // --- copying ---------------------------------------------------------------
+
+  const copyTo = (destination: Connection): Effect.Effect<number, OSError.ReadError | OSError.WriteError> => {
+    const target = destinations.get(destination)
+    if (target === undefined) return copy(connection, destination)
+    return Effect.callback<number, OSError.ReadError | OSError.WriteError>((resume) => {
+      const out = target.socket
+      let copied = 0
+      let waitingForDrain = false
+      let done = false
+      const onOutDrain = (): void => {
+        waitingForDrain = false
+        if (paused) {
+          paused = false
+          if (!socket.destroyed) socket.resume()
+        }
+      }
+      // A destination that is another socket can close on its own; one that is this socket ends the copy by reading.
+      const onOutClose = (): void => finish(Effect.fail(target.writeFailure()))
+      const cleanup = (): void => {
+        forward = undefined
+        copyDone = undefined
+        out.off("drain", onOutDrain)
+        if (out !== socket) out.off("close", onOutClose)
+        if (waitingForDrain) onOutDrain()
+      }
+      function finish(result: Effect.Effect<number, OSError.ReadError | OSError.WriteError>): void {
+        if (done) return
+        done = true
+        cleanup()
+        resume(result)
+      }
+      const send = (chunk: Uint8Array): void => {
+        copied += chunk.length
+        target.sent(chunk.length)
+        if (!out.write(chunk) && !waitingForDrain) {
+          // the destination's buffer is full: stop reading until it drains
+          waitingForDrain = true
+          out.once("drain", onOutDrain)
+          if (!paused) {
+            paused = true
+            socket.pause()
+          }
+        }
+      }
+      copyDone = () => {
+        if (readError !== undefined) {
+          // this socket failed; when it failed writing (an echo), that is the copy's write error
+          finish(
+            Effect.fail(failure !== undefined && syscallOf(failure, "read") === "write" ? writeFailure() : readError)
+          )
+        } else if (eof) finish(Effect.succeed(copied))
+      }
+      if (out.destroyed || out.writableEnded) return finish(Effect.fail(target.writeFailure()))
+      if (out !== socket) out.on("close", onOutClose)
+      // what was read ahead first, then straight from the socket
+      const queuedChunks = queue
+      queue = []
+      queued = 0
+      forward = send
+      for (let i = 0; i < queuedChunks.length; i++) send(queuedChunks[i])
+      if (paused && !waitingForDrain) {
+        paused = false
+        if (!socket.destroyed) socket.resume()
+      }
+      if (readError !== undefined || eof) copyDone()
+      return Effect.sync(cleanup)
+    })
+  }
+
   const connection: Connection = {
     id,
     remoteAddress,
@@ -405,12 +498,20 @@ export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): 
     write,
     writeAll,
     sink,
+    copyTo,
     end,
     reset,
     options: Effect.sync(() => Sockopt.read(socket)),
     bytesRead: Effect.sync(() => bytesRead),
     bytesWritten: Effect.sync(() => bytesWritten)
   }
+  destinations.set(connection, {
+    socket,
+    sent: (bytes) => {
+      bytesWritten += bytes
+    },
+    writeFailure
+  })
   return { connection, close }
 }
 
@@ -433,6 +534,8 @@ const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
       host,
       port,
       allowHalfOpen: true,
+      // a Duplex option net.Socket passes on (@types/node leaves it out)
+      ...({ writableHighWaterMark: settings.writeBufferSize } as {}),
       noDelay: settings.noDelay,
       keepAlive: settings.keepAlive,
       keepAliveInitialDelay: settings.keepAliveInitialDelay,
@@ -505,7 +608,7 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
   const context = yield* Effect.context<never>()
   const runFork = Effect.runForkWith(context)
 
-  const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true })
+  const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true, highWaterMark: settings.writeBufferSize })
   // Node closes connections beyond maxConnections at once ('drop'); the descriptor budget caps it too.
   const maxConnections = options?.maxConnections
   const descriptors = Descriptors.budget()
