@@ -8,8 +8,11 @@
  * @since 0.1.0
  */
 import type { OSError, Tcp } from "@effect-tcp/socket"
-import { Effect, Schedule, Stdio, Stream } from "effect"
+import * as Effect from "effect/Effect"
 import type { PlatformError } from "effect/PlatformError"
+import * as Schedule from "effect/Schedule"
+import * as Stdio from "effect/Stdio"
+import * as Stream from "effect/Stream"
 import * as Bench from "./Bench.ts"
 import * as Summary from "./Summary.ts"
 import * as Target from "./Target.ts"

@@ -9,8 +9,11 @@
  * @since 0.1.0
  */
 import type { OSError, Tcp } from "@effect-tcp/socket"
-import { Duration, Effect, Stdio, Stream } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type { PlatformError } from "effect/PlatformError"
+import * as Stdio from "effect/Stdio"
+import * as Stream from "effect/Stream"
 import * as Session from "./Session.ts"
 import * as Target from "./Target.ts"
 

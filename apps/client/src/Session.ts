@@ -9,8 +9,13 @@
  */
 import type { Connection, OSError } from "@effect-tcp/socket"
 import { Address } from "@effect-tcp/socket"
-import { Deferred, Effect, Exit, Fiber, Sink, Stream } from "effect"
-import type { Scope } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
 import * as EchoMismatch from "./EchoMismatchError.ts"
 import type { EchoMismatchError } from "./EchoMismatchError.ts"
 

@@ -6,8 +6,10 @@
  */
 import { Tcp } from "@effect-tcp/socket"
 import type { Connection, OSError } from "@effect-tcp/socket"
-import { Duration, Effect, Schedule } from "effect"
-import type { Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 
 /**
  * @since 0.1.0

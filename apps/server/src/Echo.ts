@@ -10,7 +10,11 @@
  */
 import { Address, SocketOptions } from "@effect-tcp/socket"
 import type { Connection, OSError } from "@effect-tcp/socket"
-import { Cause, Clock, Effect, Exit, LogLevel } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as LogLevel from "effect/LogLevel"
 import * as Metrics from "./Metrics.ts"
 
 /**

@@ -9,7 +9,9 @@
 import { Main } from "@effect-tcp/runtime"
 import { Address, Tcp } from "@effect-tcp/socket"
 import type { OSError } from "@effect-tcp/socket"
-import { Duration, Effect, Schedule } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import * as Echo from "./Echo.ts"
 import * as Metrics from "./Metrics.ts"
 

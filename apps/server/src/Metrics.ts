@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 import type { Tcp } from "@effect-tcp/socket"
-import { Effect, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 
 /**
  * @since 0.1.0

@@ -17,7 +17,9 @@
  */
 import { Main } from "@effect-tcp/runtime"
 import type { Address } from "@effect-tcp/socket"
-import { Deferred, Effect, Schema } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as ChildProcess from "node:child_process"
 
 /**

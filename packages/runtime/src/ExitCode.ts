@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Predicate } from "effect"
+import * as Predicate from "effect/Predicate"
 
 /**
  * @since 0.1.0

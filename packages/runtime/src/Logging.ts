@@ -5,8 +5,10 @@
  *
  * @since 0.1.0
  */
-import { Config, Layer, Logger } from "effect"
-import { Flag } from "effect/cli"
+import * as Flag from "effect/cli/Flag"
+import * as Config from "effect/Config"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 
 /**
  * @since 0.1.0

@@ -7,9 +7,16 @@
  *
  * @since 0.1.0
  */
-import { NodeServices } from "@effect/platform-node"
-import { Cause, Effect, Exit, Layer, Predicate, Runtime } from "effect"
-import { CliError, CliOutput, Command } from "effect/cli"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Cause from "effect/Cause"
+import * as CliError from "effect/cli/CliError"
+import * as CliOutput from "effect/cli/CliOutput"
+import * as Command from "effect/cli/Command"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
+import * as Runtime from "effect/Runtime"
 import * as ExitCode from "./ExitCode.ts"
 import * as Logging from "./Logging.ts"
 

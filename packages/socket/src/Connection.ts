@@ -4,10 +4,12 @@
  *
  * @since 0.1.0
  */
-import { Effect, Scope, Stream } from "effect"
-import type { Sink } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+import type * as Sink from "effect/Sink"
 import * as Socket from "effect/socket/Socket"
+import * as Stream from "effect/Stream"
 import type { Address } from "./Address.ts"
 import type { ReadError, WriteError } from "./OSError.ts"
 import type { SocketOptions } from "./SocketOptions.ts"

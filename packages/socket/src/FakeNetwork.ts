@@ -23,8 +23,9 @@
  *
  * @since 0.1.0
  */
-import { Context } from "effect"
-import type { Duration, Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
 import type { Address } from "./Address.ts"
 
 /**

@@ -5,8 +5,11 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
-import type { Duration, Scope } from "effect"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type { Address } from "./Address.ts"
 import type { Connection } from "./Connection.ts"
 import { FakeNetwork } from "./FakeNetwork.ts"

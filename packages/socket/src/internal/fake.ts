@@ -21,7 +21,15 @@
 // closing one's own end ECONNABORTED; the idle timeout fails reads with
 // ETIMEDOUT and closes the connection; a server's shutdown closes every
 // connection it accepted once the grace period is over.
-import { Cause, Clock, Duration, Effect, Exit, FiberSet, Scope, Sink, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
 import type { Address } from "../Address.ts"
 import * as Addresses from "../Address.ts"
 import type { Connection } from "../Connection.ts"

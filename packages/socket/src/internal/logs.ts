@@ -2,7 +2,10 @@
 // Node layer and the fakes log alike. A typed socket error is an expected event:
 // its tag, errno and message as annotations, no stack. Anything else is a bug in
 // a handler: its whole cause.
-import { Cause, Effect, Option, Predicate } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as OSError from "../OSError.ts"
 
 const errorTag = (cause: Cause.Cause<unknown>): string => {

@@ -9,9 +9,17 @@
 // Writing: `socket.write` returning true costs nothing more; false suspends the
 // writer until 'drain'. Everything is owned by a Scope: closing it closes the
 // socket and waits for its handle to be gone.
-import { Cause, Duration, Effect, Exit, FiberSet, Pull, Scope, Sink, Stream } from "effect"
-import type { Fiber } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as Pull from "effect/Pull"
+import * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
 import * as Net from "node:net"
 import type { Address } from "../Address.ts"
 import { format as formatAddress } from "../Address.ts"
@@ -608,7 +616,11 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
   const context = yield* Effect.context<never>()
   const runFork = Effect.runForkWith(context)
 
-  const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true, highWaterMark: settings.writeBufferSize })
+  const server = Net.createServer({
+    allowHalfOpen: true,
+    pauseOnConnect: true,
+    highWaterMark: settings.writeBufferSize
+  })
   // Node closes connections beyond maxConnections at once ('drop'); the descriptor budget caps it too.
   const maxConnections = options?.maxConnections
   const descriptors = Descriptors.budget()
