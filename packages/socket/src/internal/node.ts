@@ -308,7 +308,9 @@ export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): 
     return cancelRead
   })
 
-  const stream: Stream.Stream<Uint8Array, OSError.ReadError> = Stream.fromPull(Effect.succeed(pull))
+  // Built on first use: a connection that is only copied (an echo) never needs them, and idle connections add up.
+  let stream: Stream.Stream<Uint8Array, OSError.ReadError> | undefined
+  const makeStream = (): Stream.Stream<Uint8Array, OSError.ReadError> => Stream.fromPull(Effect.succeed(pull))
 
   // --- writing ---------------------------------------------------------------
 
@@ -362,13 +364,15 @@ export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): 
     Effect.suspend(() => writeNow(chunks))
 
   // Each pulled batch is written from inside the flatMap continuation: no extra effect per batch.
-  const sink: Sink.Sink<void, Uint8Array, never, OSError.WriteError> = Sink.fromTransform((upstream) =>
-    upstream.pipe(
-      Effect.flatMap(writeNow),
-      Effect.forever({ disableYield: true }),
-      Pull.catchDone(() => Effect.succeed(sinkEnd))
+  let sink: Sink.Sink<void, Uint8Array, never, OSError.WriteError> | undefined
+  const makeSink = (): Sink.Sink<void, Uint8Array, never, OSError.WriteError> =>
+    Sink.fromTransform((upstream) =>
+      upstream.pipe(
+        Effect.flatMap(writeNow),
+        Effect.forever({ disableYield: true }),
+        Pull.catchDone(() => Effect.succeed(sinkEnd))
+      )
     )
-  )
 
   const end = Effect.callback<void, OSError.WriteError>((resume) => {
     if (socket.writableFinished) return resume(Effect.void)
@@ -502,10 +506,14 @@ export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): 
     id,
     remoteAddress,
     localAddress,
-    stream,
+    get stream() {
+      return stream ??= makeStream()
+    },
     write,
     writeAll,
-    sink,
+    get sink() {
+      return sink ??= makeSink()
+    },
     copyTo,
     end,
     reset,
