@@ -130,6 +130,26 @@ const teardown = (options: Options): Runtime.Teardown => (exit, onExit) => {
   onExit(ExitCode.of(error))
 }
 
+/** How long an exit waits for stdout and stderr to drain into a reader that does not read. */
+const flushMillis = 10_000
+
+/**
+ * Exits once stdout and stderr are flushed: writes to a pipe are asynchronous
+ * in Node, and `process.exit` drops whatever is still queued (all but the
+ * first 64 KiB of a large echo, when the reader is slow).
+ */
+const exitFlushed = (code: number): void => {
+  const streams = [process.stdout, process.stderr].filter((stream) => stream.writableLength > 0)
+  if (streams.length === 0) return process.exit(code)
+  let pending = streams.length
+  const done = () => {
+    if (--pending === 0) process.exit(code)
+  }
+  setTimeout(() => process.exit(code), flushMillis).unref()
+  // a write's callback runs once everything written before it is flushed
+  for (const stream of streams) stream.write("", done)
+}
+
 const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
   const onSignal = (received: NodeJS.Signals) => {
     if (signal !== undefined) {
@@ -144,7 +164,7 @@ const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
   fiber.addObserver((exit) => {
     process.off("SIGINT", onSignal)
     process.off("SIGTERM", onSignal)
-    teardown(exit, (code) => process.exit(code))
+    teardown(exit, exitFlushed)
   })
 })
 

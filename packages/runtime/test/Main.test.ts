@@ -28,6 +28,18 @@ const run = async (args: ReadonlyArray<string>, signals: ReadonlyArray<NodeJS.Si
 const lines = (text: string) => text.split("\n").filter((line) => line.length > 0)
 
 describe.concurrent("Main.run", () => {
+  it("flushes all its output before it exits, also to a slow reader", async () => {
+    const child = spawn(process.execPath, [fixture, "--mode", "flood"], { stdio: ["ignore", "pipe", "ignore"] })
+    // read nothing for a while: the pipe fills and Node queues the rest
+    child.stdout.pause()
+    setTimeout(() => child.stdout.resume(), 500)
+    let bytes = 0
+    child.stdout.on("data", (chunk: Buffer) => (bytes += chunk.length))
+    const [code] = await once(child, "close")
+    assert.strictEqual(code, 0)
+    assert.strictEqual(bytes, 10 * 1024 * 1024)
+  })
+
   it("exits 0 on success", async () => {
     const result = await run(["--mode", "ok", "--log-format", "json"])
     assert.strictEqual(result.code, 0)
