@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Logging } from "@effect-tcp/runtime"
+import { Durations, Logging } from "@effect-tcp/runtime"
 import { Tcp } from "@effect-tcp/socket"
 import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
@@ -13,26 +13,11 @@ import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as References from "effect/References"
 import * as Schema from "effect/Schema"
 import * as BenchRun from "./BenchRun.ts"
 import * as Echo from "./Echo.ts"
 import * as Workers from "./Workers.ts"
-
-/**
- * `10`, `0.5` (seconds), or an Effect duration: `500 millis`, `2 minutes`.
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseDuration = (text: string): Option.Option<Duration.Duration> => {
-  const trimmed = text.trim()
-  const duration = /^\d+(\.\d+)?$/.test(trimmed)
-    ? Option.some(Duration.seconds(Number(trimmed)))
-    : Duration.fromInput(trimmed as Duration.Input)
-  return Option.filter(duration, (d) => Duration.isFinite(d) && Duration.isGreaterThanOrEqualTo(d, Duration.zero))
-}
 
 // Bench-only flags read ECHO_BENCH_*, so that ECHO_WORKERS set for the server does not reshape the load.
 const env = (name: string, prefix = "ECHO") => `${prefix}_${name.toUpperCase().replaceAll("-", "_")}`
@@ -60,7 +45,7 @@ const seconds = (name: string, description: string, fallback: string, prefix?: s
     ),
     Flag.withFallbackConfig(Config.String(env(name, prefix))),
     Flag.withDefault(fallback),
-    Flag.filterMap(parseDuration, (text) => `Expected a duration in seconds (or like "500 millis"), got ${text}`)
+    Flag.filterMap(Durations.parse, Durations.invalid)
   )
 
 const boolean = (name: string, description: string, prefix?: string) =>

@@ -1,8 +1,8 @@
 // The pure parts: the echo check, histograms across processes, the summary contract, flags.
+import { Durations } from "@effect-tcp/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Option } from "effect"
 import * as Bench from "../src/Bench.ts"
-import { parseDuration } from "../src/Cli.ts"
 import * as Histogram from "../src/Histogram.ts"
 import { InFlight } from "../src/Session.ts"
 import * as Summary from "../src/Summary.ts"
@@ -121,11 +121,11 @@ describe("flags and shares", () => {
     ["500 millis", 500],
     ["2 minutes", 120_000]
   ])("duration %s", (text, millis) => {
-    assert.strictEqual(Duration.toMillis(Option.getOrThrow(parseDuration(text))), millis)
+    assert.strictEqual(Duration.toMillis(Option.getOrThrow(Durations.parse(text))), millis)
   })
 
   it.each(["soon", "-1", "Infinity"])("not a duration: %s", (text) => {
-    assert.isTrue(Option.isNone(parseDuration(text)))
+    assert.isTrue(Option.isNone(Durations.parse(text)))
   })
 
   it("spreads connections over workers, none empty", () => {

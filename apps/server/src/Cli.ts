@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Logging } from "@effect-tcp/runtime"
+import { Durations, Logging } from "@effect-tcp/runtime"
 import { Tcp } from "@effect-tcp/socket"
 import type { OSError } from "@effect-tcp/socket"
 import * as CliError from "effect/cli/CliError"
@@ -36,21 +36,6 @@ export const version = "0.1.0"
 
 const env = (name: string) => `ECHO_${name.toUpperCase().replaceAll("-", "_")}`
 
-/**
- * `10`, `0.5` (seconds), or an Effect duration: `500 millis`, `2 minutes`
- * (the same as the client's).
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseDuration = (text: string): Option.Option<Duration.Duration> => {
-  const trimmed = text.trim()
-  const duration = /^\d+(\.\d+)?$/.test(trimmed)
-    ? Option.some(Duration.seconds(Number(trimmed)))
-    : Duration.fromInput(trimmed as Duration.Input)
-  return Option.filter(duration, (d) => Duration.isFinite(d) && Duration.isGreaterThanOrEqualTo(d, Duration.zero))
-}
-
 const int = (name: string, description: string, fallback: number | undefined, minimum: number, maximum: number) =>
   Flag.Int(name).pipe(
     Flag.withDescription(`${description} [default ${fallback ?? "the kernel's"}, env ${env(name)}]`),
@@ -63,7 +48,7 @@ const duration = (name: string, description: string, fallback: string) =>
     Flag.withDescription(`${description}, in seconds or as "500 millis" [default ${fallback}, env ${env(name)}]`),
     Flag.withFallbackConfig(Config.String(env(name))),
     Flag.withDefault(fallback),
-    Flag.filterMap(parseDuration, (text) => `Expected a duration in seconds (or like "500 millis"), got ${text}`)
+    Flag.filterMap(Durations.parse, Durations.invalid)
   )
 
 const boolean = (name: string, description: string, fallback: boolean) =>

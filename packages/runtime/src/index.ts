@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as Durations from "./Durations.ts"
 export * as ExitCode from "./ExitCode.ts"
 export * as Logging from "./Logging.ts"
 export * as Main from "./Main.ts"

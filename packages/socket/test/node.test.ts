@@ -12,6 +12,7 @@ import * as Path from "node:path"
 import * as Url from "node:url"
 import * as Connection from "../src/Connection.ts"
 import * as Tcp from "../src/Tcp.ts"
+import { concat, decode, encode, readAll } from "./util.ts"
 
 const errno = Os.constants.errno
 const bounded = "15 seconds"
@@ -21,22 +22,6 @@ const live = (
   body: () => Effect.Effect<void, unknown, Tcp.Tcp | Scope.Scope>,
   layer: Layer.Layer<Tcp.Tcp> = Tcp.layer
 ) => it.live(title, () => body().pipe(Effect.scoped, Effect.provide(layer), Effect.timeout(bounded)))
-
-const encode = (text: string): Uint8Array => new TextEncoder().encode(text)
-const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
-
-const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0))
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.length
-  }
-  return out
-}
-
-const readAll = (connection: Connection.Connection) =>
-  Stream.runCollect(connection.stream).pipe(Effect.map((chunks) => decode(concat(chunks))))
 
 /** Reads until `n` bytes have arrived. */
 const readBytes = (connection: Connection.Connection, n: number) =>
