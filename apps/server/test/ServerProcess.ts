@@ -126,9 +126,21 @@ export const run = (
       return typeof pid === "number" ? [pid] : []
     })
   test.onTestFinished(kill(child, workerPids))
-  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  // 'exit' can come before the last of stderr has been read: wait for its end too (bounded, as a
+  // worker may still hold the pipe), so that the logs are complete when the exit is reported
+  const exit = new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      if (child.stderr!.readableEnded) return resolve(code)
+      const timer = setTimeout(() => resolve(code), 2_000)
+      child.stderr!.once("end", () => {
+        clearTimeout(timer)
+        resolve(code)
+      })
+    })
+  )
   const all = () => (partial.length > 0 ? [...lines, partial] : lines)
-  const logs = () => all().map((line, i) => parsed[i] ?? (JSON.parse(line) as Log))
+  // only complete lines are log records: the last one may still be arriving
+  const logs = () => lines.map((line, i) => parsed[i] ?? (JSON.parse(line) as Log))
   const waitFor = (predicate: (log: Log) => boolean, ms = patience) => {
     const listener: { current?: () => void } = {}
     return deadline(
