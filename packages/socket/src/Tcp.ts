@@ -63,7 +63,11 @@ export interface ListenOptions extends SocketSettings {
   readonly backlog?: number | undefined
   /** SO_REUSEPORT, so several processes can share the port. Default `false`. */
   readonly reusePort?: boolean | undefined
-  /** Connections beyond this are closed at once and counted as rejected. Default: no limit. */
+  /**
+   * Connections beyond this are closed at once and counted as rejected. Default: no limit but the
+   * process's file descriptors: on Linux the Node layer also caps connections at what the open-files
+   * limit leaves room for, and logs what it turns away as `TooManyOpenFilesError`.
+   */
   readonly maxConnections?: number | undefined
   /** A connection with no traffic either way for this long fails its reads with `TimeoutError`. Default: none. */
   readonly idleTimeout?: Duration.Input | undefined
@@ -82,7 +86,7 @@ export interface ServerStats {
   readonly active: number
   /** Connections accepted since the server started. */
   readonly accepted: number
-  /** Connections closed at once because `maxConnections` was reached. */
+  /** Connections closed at once because `maxConnections` (or the descriptor budget) was reached. */
   readonly rejected: number
 }
 
