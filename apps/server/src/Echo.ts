@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Address, SocketOptions } from "@effect-tcp/socket"
+import { SocketOptions } from "@effect-tcp/socket"
 import type { Connection, OSError } from "@effect-tcp/socket"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -114,22 +114,22 @@ const closed = (
   })
 
 /**
- * The handler the server runs for each connection: logs it opened (peer,
- * connection id and the socket's options), echoes, then logs it closed with
- * the byte counts, duration and reason, and adds the bytes to the metrics.
- * A socket error ends this connection only; it is logged here, not raised.
+ * The handler the server runs for each connection: logs it opened (with the
+ * socket's options), echoes, then logs it closed with the byte counts,
+ * duration and reason, and adds the bytes to the metrics. A socket error ends
+ * this connection only; it is logged here, not raised. (The server's own log
+ * annotations name the connection and the peer.)
+ *
+ * Built from plain combinators, no generator: an idle connection keeps its
+ * suspended handler, and thousands of them add up.
  *
  * @since 0.1.0
  * @category handlers
  */
 export const handler = (connection: Connection.Connection): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const startedAt = yield* Clock.currentTimeMillis
-    yield* opened(connection)
-    yield* echo(connection).pipe(
+  Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
+    opened(connection).pipe(
+      Effect.andThen(echo(connection)),
       Effect.onExit((exit) => closed(connection, startedAt, exit)),
       Effect.ignore
-    )
-  }).pipe(
-    Effect.annotateLogs({ connectionId: connection.id, peer: Address.format(connection.remoteAddress) })
-  )
+    ))

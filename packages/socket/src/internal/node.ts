@@ -11,12 +11,13 @@
 // socket and waits for its handle to be gone.
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
-import * as FiberSet from "effect/FiberSet"
+import * as Fiber from "effect/Fiber"
 import * as Pull from "effect/Pull"
+import * as References from "effect/References"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
@@ -26,6 +27,7 @@ import { format as formatAddress } from "../Address.ts"
 import type { Connection } from "../Connection.ts"
 import { copy } from "../Connection.ts"
 import * as OSError from "../OSError.ts"
+import type { SocketOptions } from "../SocketOptions.ts"
 import type { ConnectOptions, ListenOptions, Server, SocketSettings, Tcp } from "../Tcp.ts"
 import * as Descriptors from "./descriptors.ts"
 import * as Logs from "./logs.ts"
@@ -56,9 +58,8 @@ const toAddress = (host: string | undefined, port: number | undefined, family: s
   family: family === "IPv6" ? "IPv6" : "IPv4"
 })
 
-/** Reads (and so makes Node cache) a socket's addresses. */
-const rememberAddresses = (socket: Net.Socket): void => {
-  socket.address()
+/** Reads (and so makes Node cache) a socket's peer address, before a reset can take it from the kernel. */
+const rememberPeer = (socket: Net.Socket): void => {
   void socket.remoteFamily
 }
 
@@ -119,416 +120,569 @@ const applySettings = (socket: Net.Socket, settings: ResolvedSettings): void => 
 // -----------------------------------------------------------------------------
 // connection
 // -----------------------------------------------------------------------------
-
-interface Wrapped {
-  readonly connection: Connection
-  /** The scope finalizer: closes the socket (at once on interruption) and waits until its handle is gone. */
-  readonly close: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
-}
+//
+// One object per connection, its methods on the prototype, and the socket's
+// listeners shared by every socket (they find their connection through a symbol
+// on the socket): an idle connection costs a handful of fields, not dozens of
+// closures. Effects are built when asked for.
 
 const doneEffect = Cause.done()
-
-/** What `copyTo` needs of a Node connection to write to its socket directly. */
-interface Destination {
-  readonly socket: Net.Socket
-  readonly sent: (bytes: number) => void
-  readonly writeFailure: () => OSError.WriteError
-}
-
-const destinations = new WeakMap<Connection, Destination>()
-
+const voidResult: Effect.Effect<void> = Effect.void
 const sinkEnd: Sink.End<void> = [undefined]
 
-/** Wraps a connected socket; applies the settings, starts reading. */
-export const makeConnection = (socket: Net.Socket, settings: ResolvedSettings): Wrapped => {
-  const id = ++nextConnectionId
-  const remoteAddress = toAddress(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
-  const localAddress = toAddress(socket.localAddress, socket.localPort, socket.localFamily)
-  const where = { host: remoteAddress.host, port: remoteAddress.port }
-  const readLimit = settings.readLimit
-  const idleMillis = settings.idleTimeoutMillis
+const kConnection = Symbol.for("@effect-tcp/socket/NodeConnection")
 
-  // read side
-  let queue: Array<Uint8Array> = []
-  let queued = 0
-  let paused = false
-  let eof = false
-  let readError: OSError.ReadError | undefined
-  let readWaiter: Resume<Batch, OSError.ReadError | Cause.Done> | undefined
-  let bytesRead = 0
-  // write side
-  let bytesWritten = 0
-  let drainWaiters: Array<Resume<void, OSError.WriteError>> = []
-  let failure: unknown
-  /** Set when the idle timeout closed the socket: what a waiting write fails with. */
-  let timedOut: OSError.WriteError | undefined
-  // copy side (copyTo): while set, chunks go straight to the destination: no queue, no Effect per chunk
-  let forward: ((chunk: Buffer) => void) | undefined
-  /** Ends a running copy when reading ends (EOF) or fails. */
-  let copyDone: (() => void) | undefined
-  // lifecycle
-  let closed = false
-  let closeWaiters: Array<() => void> = []
+interface Owned extends Net.Socket {
+  [kConnection]?: NodeConnection
+}
 
-  const brokenPipe = (detail: string): OSError.WriteError =>
-    OSError.fromCode("EPIPE", { syscall: "write", ...where, detail }, { allowed: OSError.tagsOf.write })
+const connectionOf = (socket: Net.Socket): NodeConnection => (socket as Owned)[kConnection]!
 
-  /** The error for a write that was waiting when the socket failed or closed. */
-  const writeFailure = (): OSError.WriteError => {
-    if (timedOut !== undefined) return timedOut
-    if (failure === undefined) return brokenPipe("connection closed")
-    const code = codeOf(failure)
-    if (code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END") {
-      return brokenPipe("connection closed")
+function onData(this: Net.Socket, chunk: Buffer): void {
+  connectionOf(this).onData(chunk)
+}
+function onEnd(this: Net.Socket): void {
+  connectionOf(this).onEnd()
+}
+function onError(this: Net.Socket, error: Error): void {
+  connectionOf(this).onError(error)
+}
+function onDrain(this: Net.Socket): void {
+  connectionOf(this).onDrain()
+}
+function onClose(this: Net.Socket): void {
+  connectionOf(this).onClose()
+}
+function destroySocket(this: Net.Socket | void, socket?: Net.Socket): void {
+  ;(socket ?? (this as Net.Socket)).destroy()
+}
+
+/**
+ * The idle timeout of a listener's connections: one timer ticks for all of them (a tenth of the timeout,
+ * at most a second) and checks when each last saw a byte, instead of a Node timer per socket refreshed on
+ * every read and write. A connection times out within one tick after its idle time.
+ */
+export class IdleSweep {
+  /** The sweep's clock, read at each tick: what connections record as their last activity. */
+  now = performance.now()
+  private readonly timer: ReturnType<typeof setInterval>
+
+  constructor(idleMillis: number, connections: () => Iterable<NodeConnection | undefined>) {
+    const tickMillis = Math.min(1_000, Math.max(1, Math.round(idleMillis / 10)))
+    // A recorded activity is up to a tick older than the real one: a connection is idle once the clock
+    // is a tick past its timeout, never before.
+    const limit = idleMillis + tickMillis
+    this.timer = setInterval(() => {
+      const now = this.now = performance.now()
+      for (const connection of connections()) {
+        if (connection !== undefined) connection.checkIdle(now, limit, idleMillis)
+      }
+    }, tickMillis)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+}
+
+/** What waits for a socket's 'drain': a suspended write, or a copy into it. */
+type DrainWaiter = Resume<void, OSError.WriteError> | Copy
+
+/** A running `copyTo` between two Node connections: chunks go socket to socket in Node's callbacks. */
+class Copy {
+  readonly source: NodeConnection
+  readonly target: NodeConnection
+  readonly resume: Resume<number, OSError.ReadError | OSError.WriteError>
+  copied = 0
+  waitingForDrain = false
+  done = false
+  constructor(
+    source: NodeConnection,
+    target: NodeConnection,
+    resume: Resume<number, OSError.ReadError | OSError.WriteError>
+  ) {
+    this.source = source
+    this.target = target
+    this.resume = resume
+  }
+
+  send(chunk: Uint8Array): void {
+    const target = this.target
+    this.copied += chunk.length
+    target.sent += chunk.length
+    if (target.idle !== undefined) target.activeAt = target.idle.now
+    if (!target.socket.write(chunk) && !this.waitingForDrain) {
+      // the destination's buffer is full: stop reading until it drains
+      this.waitingForDrain = true
+      target.waitForDrain(this)
+      this.source.pauseReading()
     }
-    return OSError.fromSystemError(failure, { syscall: "write", ...where }, OSError.tagsOf.write)
   }
 
-  const wakeReader = (): void => {
-    if (copyDone !== undefined) copyDone()
-    const resume = readWaiter
-    if (resume === undefined) return
-    readWaiter = undefined
-    resume(readError !== undefined ? Effect.fail(readError) : doneEffect)
+  drained(): void {
+    this.waitingForDrain = false
+    this.source.resumeReading()
   }
 
-  const failWriters = (): void => {
-    if (drainWaiters.length === 0) return
-    const waiters = drainWaiters
-    drainWaiters = []
-    const error = Effect.fail(writeFailure())
-    for (let i = 0; i < waiters.length; i++) waiters[i](error)
+  /** Reading ended (EOF) or failed. */
+  readEnded(): void {
+    const source = this.source
+    if (source.readError !== undefined) {
+      // when this socket failed writing (an echo), that is the copy's write error
+      const failure = source.failure
+      this.finish(Effect.fail(
+        failure !== undefined && syscallOf(failure, "read") === "write" ? source.writeFailure() : source.readError
+      ))
+    } else if (source.eof) this.finish(Effect.succeed(this.copied))
   }
 
-  function onData(chunk: Buffer): void {
-    bytesRead += chunk.length
-    if (forward !== undefined) return forward(chunk)
-    const resume = readWaiter
+  finish(result: Effect.Effect<number, OSError.ReadError | OSError.WriteError>): void {
+    if (this.done) return
+    this.done = true
+    this.cleanup()
+    this.resume(result)
+  }
+
+  cleanup(): void {
+    const { source, target } = this
+    if (source.copy === this) source.copy = undefined
+    target.forgetDrainWaiter(this)
+    if (target !== source) target.forgetInbound(this)
+    if (this.waitingForDrain) this.drained()
+  }
+}
+
+/** The Node implementation of `Connection`. */
+export class NodeConnection implements Connection {
+  readonly id = ++nextConnectionId
+  readonly socket: Net.Socket
+  readonly settings: ResolvedSettings
+  // read side
+  queue: Array<Uint8Array> | undefined = undefined
+  queued = 0
+  paused = false
+  eof = false
+  readError: OSError.ReadError | undefined = undefined
+  readWaiter: Resume<Batch, OSError.ReadError | Cause.Done> | undefined = undefined
+  received = 0
+  // write side
+  sent = 0
+  drainWaiters: Array<DrainWaiter> | undefined = undefined
+  /** The first error the socket emitted. */
+  failure: unknown = undefined
+  /** Set when the idle timeout closed the socket: what a waiting write fails with. */
+  timedOut: OSError.WriteError | undefined = undefined
+  /** While set, chunks go straight to the copy's destination: no queue, no Effect per chunk. */
+  copy: Copy | undefined = undefined
+  /** Copies from other connections into this one: they end when this socket closes. */
+  inbound: Array<Copy> | undefined = undefined
+  // lifecycle
+  closed = false
+  closeWaiters: Array<() => void> | undefined = undefined
+  flushTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** When the last byte went either way, on the idle sweep's clock. */
+  activeAt: number
+  /** What else must know the socket closed: the listener that accepted it. */
+  readonly forget: ((socket: Net.Socket) => void) | undefined
+  readonly idle: IdleSweep | undefined
+  private remote: Address | undefined = undefined
+  private local: Address | undefined = undefined
+  private pullEffect: Effect.Effect<Batch, OSError.ReadError | Cause.Done> | undefined = undefined
+  private streamValue: Stream.Stream<Uint8Array, OSError.ReadError> | undefined = undefined
+  private sinkValue: Sink.Sink<void, Uint8Array, never, OSError.WriteError> | undefined = undefined
+
+  constructor(
+    socket: Net.Socket,
+    settings: ResolvedSettings,
+    idle?: IdleSweep | undefined,
+    forget?: ((socket: Net.Socket) => void) | undefined
+  ) {
+    this.socket = socket
+    this.settings = settings
+    this.idle = idle
+    this.activeAt = idle === undefined ? 0 : idle.now
+    this.forget = forget
+    ;(socket as Owned)[kConnection] = this
+    socket.on("data", onData)
+    socket.on("end", onEnd)
+    socket.on("error", onError)
+    socket.on("close", onClose)
+    socket.on("drain", onDrain)
+    applySettings(socket, settings)
+    socket.resume()
+    // Closed before it was wrapped: settle now, 'close' will not come again.
+    if (socket.closed) this.onClose()
+  }
+
+  get remoteAddress(): Address {
+    const socket = this.socket
+    return this.remote ??= toAddress(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
+  }
+
+  get localAddress(): Address {
+    const socket = this.socket
+    return this.local ??= toAddress(socket.localAddress, socket.localPort, socket.localFamily)
+  }
+
+  /** The peer, as errors name it. */
+  where(detail?: string): { host: string; port: number; detail?: string } {
+    const { host, port } = this.remoteAddress
+    return detail === undefined ? { host, port } : { host, port, detail }
+  }
+
+  // --- events ----------------------------------------------------------------
+
+  onData(chunk: Buffer): void {
+    this.received += chunk.length
+    if (this.idle !== undefined) this.activeAt = this.idle.now
+    const copy = this.copy
+    if (copy !== undefined) return copy.send(chunk)
+    const resume = this.readWaiter
     if (resume !== undefined) {
-      readWaiter = undefined
+      this.readWaiter = undefined
       resume(Effect.succeed([chunk]))
       return
     }
-    queue.push(chunk)
-    queued += chunk.length
-    if (queued >= readLimit && !paused) {
-      paused = true
-      socket.pause()
+    ;(this.queue ??= []).push(chunk)
+    this.queued += chunk.length
+    if (this.queued >= this.settings.readLimit) this.pauseReading()
+  }
+
+  onEnd(): void {
+    this.eof = true
+    this.wakeReader()
+  }
+
+  onError(error: Error): void {
+    if (this.failure === undefined) this.failure = error
+    if (this.readError === undefined && !this.eof) {
+      this.readError = OSError.fromSystemError(
+        error,
+        { syscall: syscallOf(error, "read"), ...this.where() },
+        OSError.tagsOf.read
+      )
+    }
+    this.wakeReader()
+    this.failWriters()
+  }
+
+  onDrain(): void {
+    const waiters = this.drainWaiters
+    if (waiters === undefined || waiters.length === 0) return
+    this.drainWaiters = undefined
+    for (let i = 0; i < waiters.length; i++) {
+      const waiter = waiters[i]
+      if (waiter instanceof Copy) waiter.drained()
+      else waiter(voidResult)
     }
   }
 
-  function onEnd(): void {
-    eof = true
-    wakeReader()
-  }
-
-  function onError(error: Error): void {
-    if (failure === undefined) failure = error
-    if (readError === undefined && !eof) {
-      readError = OSError.fromSystemError(error, { syscall: syscallOf(error, "read"), ...where }, OSError.tagsOf.read)
-    }
-    wakeReader()
-    failWriters()
-  }
-
-  function onDrain(): void {
-    if (drainWaiters.length === 0) return
-    const waiters = drainWaiters
-    drainWaiters = []
-    for (let i = 0; i < waiters.length; i++) waiters[i](Effect.void)
-  }
-
-  function onTimeout(): void {
-    if (paused && !socket.writableNeedDrain) {
-      // Our consumer is behind for its own reasons, not the peer: no traffic is our doing. Arm the timer again.
+  /** The idle sweep's check: no traffic either way for the idle timeout closes the socket. */
+  checkIdle(now: number, limit: number, idleMillis: number): void {
+    if (now - this.activeAt < limit || this.closed) return
+    const socket = this.socket
+    if (this.paused && !socket.writableNeedDrain) {
+      // Our consumer is behind for its own reasons, not the peer: no traffic is our doing. Start again.
       // (Behind because its writes wait for this peer to read, the silence is the peer's: time it out.)
-      socket.setTimeout(idleMillis!)
+      this.activeAt = now
       return
     }
-    const detail = `idle for ${seconds(idleMillis!)}`
-    if (readError === undefined && !eof) {
-      readError = OSError.fromCode("ETIMEDOUT", { syscall: "read", ...where, detail }, { allowed: OSError.tagsOf.read })
-    }
-    timedOut = OSError.fromCode("ETIMEDOUT", { syscall: "write", ...where, detail }, { allowed: OSError.tagsOf.write })
-    wakeReader()
-    socket.destroy()
-  }
-
-  function onFinishThenDestroy(): void {
-    socket.destroy()
-  }
-
-  function onClose(): void {
-    closed = true
-    if (readError === undefined && !eof) {
-      // Closed here (reset, scope closed, idle timeout) before the peer's FIN: a pending read must not hang.
-      readError = OSError.fromCode("ECONNABORTED", { syscall: "read", ...where, detail: "connection closed locally" }, {
+    const detail = `idle for ${seconds(idleMillis)}`
+    if (this.readError === undefined && !this.eof) {
+      this.readError = OSError.fromCode("ETIMEDOUT", { syscall: "read", ...this.where(detail) }, {
         allowed: OSError.tagsOf.read
       })
     }
-    wakeReader()
-    failWriters()
+    this.timedOut = OSError.fromCode("ETIMEDOUT", { syscall: "write", ...this.where(detail) }, {
+      allowed: OSError.tagsOf.write
+    })
+    this.wakeReader()
+    socket.destroy()
+  }
+
+  onClose(): void {
+    const socket = this.socket
+    this.closed = true
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer)
+    if (this.readError === undefined && !this.eof) {
+      // Closed here (reset, scope closed, idle timeout) before the peer's FIN: a pending read must not hang.
+      this.readError = OSError.fromCode("ECONNABORTED", {
+        syscall: "read",
+        ...this.where("connection closed locally")
+      }, { allowed: OSError.tagsOf.read })
+    }
+    this.wakeReader()
+    this.failWriters()
+    const inbound = this.inbound
+    if (inbound !== undefined) {
+      this.inbound = undefined
+      const error = Effect.fail(this.writeFailure())
+      for (let i = 0; i < inbound.length; i++) inbound[i].finish(error)
+    }
     socket.off("data", onData)
     socket.off("end", onEnd)
     socket.off("error", onError)
     socket.off("close", onClose)
     socket.off("drain", onDrain)
-    socket.off("timeout", onTimeout)
-    socket.off("finish", onFinishThenDestroy)
+    socket.off("finish", destroySocket)
     socket.on("error", ignore)
-    const waiters = closeWaiters
-    closeWaiters = []
+    if (this.forget !== undefined) this.forget(socket)
+    const waiters = this.closeWaiters
+    if (waiters === undefined) return
+    this.closeWaiters = undefined
     for (let i = 0; i < waiters.length; i++) waiters[i]()
+  }
+
+  // --- state -----------------------------------------------------------------
+
+  pauseReading(): void {
+    if (this.paused) return
+    this.paused = true
+    this.socket.pause()
+  }
+
+  resumeReading(): void {
+    if (!this.paused) return
+    this.paused = false
+    if (!this.socket.destroyed) this.socket.resume()
+  }
+
+  wakeReader(): void {
+    if (this.copy !== undefined) this.copy.readEnded()
+    const resume = this.readWaiter
+    if (resume === undefined) return
+    this.readWaiter = undefined
+    resume(this.readError !== undefined ? Effect.fail(this.readError) : doneEffect)
+  }
+
+  brokenPipe(detail: string): OSError.WriteError {
+    return OSError.fromCode("EPIPE", { syscall: "write", ...this.where(detail) }, { allowed: OSError.tagsOf.write })
+  }
+
+  /** The error for a write that was waiting when the socket failed or closed. */
+  writeFailure(): OSError.WriteError {
+    if (this.timedOut !== undefined) return this.timedOut
+    const failure = this.failure
+    if (failure === undefined) return this.brokenPipe("connection closed")
+    const code = codeOf(failure)
+    if (code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END") {
+      return this.brokenPipe("connection closed")
+    }
+    return OSError.fromSystemError(failure, { syscall: "write", ...this.where() }, OSError.tagsOf.write)
+  }
+
+  failWriters(): void {
+    const waiters = this.drainWaiters
+    if (waiters === undefined || waiters.length === 0) return
+    this.drainWaiters = undefined
+    const error = Effect.fail(this.writeFailure())
+    for (let i = 0; i < waiters.length; i++) {
+      const waiter = waiters[i]
+      if (waiter instanceof Copy) waiter.finish(error)
+      else waiter(error)
+    }
+  }
+
+  waitForDrain(waiter: DrainWaiter): void {
+    ;(this.drainWaiters ??= []).push(waiter)
+  }
+
+  forgetDrainWaiter(waiter: DrainWaiter): void {
+    const waiters = this.drainWaiters
+    if (waiters === undefined) return
+    const index = waiters.indexOf(waiter)
+    if (index >= 0) waiters.splice(index, 1)
+  }
+
+  forgetInbound(copy: Copy): void {
+    const inbound = this.inbound
+    if (inbound === undefined) return
+    const index = inbound.indexOf(copy)
+    if (index >= 0) inbound.splice(index, 1)
+  }
+
+  unwritable(): OSError.WriteError | undefined {
+    const socket = this.socket
+    return socket.destroyed
+      ? this.brokenPipe("connection closed")
+      : socket.writableEnded
+      ? this.brokenPipe("write after end")
+      : undefined
   }
 
   // --- reading ---------------------------------------------------------------
 
-  const take = (): Batch => {
-    const batch = queue as unknown as Batch
-    queue = []
-    queued = 0
-    if (paused) {
-      paused = false
-      if (!socket.destroyed) socket.resume()
-    }
+  take(): Batch {
+    const batch = this.queue as unknown as Batch
+    this.queue = undefined
+    this.queued = 0
+    this.resumeReading()
     return batch
   }
 
-  const cancelRead = Effect.sync(() => {
-    readWaiter = undefined
-  })
+  /** One primitive per pull: resumed at once when something is queued, otherwise by the next event. */
+  get pull(): Effect.Effect<Batch, OSError.ReadError | Cause.Done> {
+    return this.pullEffect ??= Effect.callback<Batch, OSError.ReadError | Cause.Done>((resume) => {
+      if (this.queue !== undefined) return resume(Effect.succeed(this.take()))
+      if (this.readError !== undefined) return resume(Effect.fail(this.readError))
+      if (this.eof) return resume(doneEffect)
+      this.readWaiter = resume
+      return Effect.sync(() => {
+        this.readWaiter = undefined
+      })
+    })
+  }
 
-  // One primitive per pull: resumed at once when something is queued (no suspension),
-  // otherwise by the next 'data', 'end', 'error' or 'close'.
-  const pull = Effect.callback<Batch, OSError.ReadError | Cause.Done>((resume) => {
-    if (queue.length > 0) return resume(Effect.succeed(take()))
-    if (readError !== undefined) return resume(Effect.fail(readError))
-    if (eof) return resume(doneEffect)
-    readWaiter = resume
-    return cancelRead
-  })
-
-  // Built on first use: a connection that is only copied (an echo) never needs them, and idle connections add up.
-  let stream: Stream.Stream<Uint8Array, OSError.ReadError> | undefined
-  const makeStream = (): Stream.Stream<Uint8Array, OSError.ReadError> => Stream.fromPull(Effect.succeed(pull))
+  get stream(): Stream.Stream<Uint8Array, OSError.ReadError> {
+    return this.streamValue ??= Stream.fromPull(Effect.succeed(this.pull))
+  }
 
   // --- writing ---------------------------------------------------------------
 
-  const awaitDrain = Effect.callback<void, OSError.WriteError>((resume) => {
-    if (socket.destroyed) return resume(Effect.fail(writeFailure()))
-    if (!socket.writableNeedDrain) return resume(Effect.void)
-    drainWaiters.push(resume)
-    return Effect.sync(() => {
-      const index = drainWaiters.indexOf(resume)
-      if (index >= 0) drainWaiters.splice(index, 1)
+  get awaitDrain(): Effect.Effect<void, OSError.WriteError> {
+    return Effect.callback<void, OSError.WriteError>((resume) => {
+      const socket = this.socket
+      if (socket.destroyed) return resume(Effect.fail(this.writeFailure()))
+      if (!socket.writableNeedDrain) return resume(voidResult)
+      this.waitForDrain(resume)
+      return Effect.sync(() => this.forgetDrainWaiter(resume))
     })
-  })
+  }
 
-  const unwritable = (): OSError.WriteError | undefined =>
-    socket.destroyed
-      ? brokenPipe("connection closed")
-      : socket.writableEnded
-      ? brokenPipe("write after end")
-      : undefined
-
-  const write = (bytes: Uint8Array): Effect.Effect<void, OSError.WriteError> =>
-    Effect.suspend(() => {
-      const error = unwritable()
-      if (error !== undefined) return Effect.fail(error)
-      bytesWritten += bytes.length
-      return socket.write(bytes) ? Effect.void : awaitDrain
-    })
+  write(bytes: Uint8Array): Effect.Effect<void, OSError.WriteError> {
+    return Effect.suspend(() => this.writeNow([bytes]))
+  }
 
   /** Writes a batch now; the returned effect waits for 'drain' only when Node's buffer is full. */
-  const writeNow = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, OSError.WriteError> => {
-    if (chunks.length === 0) return Effect.void
-    const error = unwritable()
+  writeNow(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, OSError.WriteError> {
+    if (chunks.length === 0) return voidResult
+    const error = this.unwritable()
     if (error !== undefined) return Effect.fail(error)
+    const socket = this.socket
+    if (this.idle !== undefined) this.activeAt = this.idle.now
     let ok: boolean
     if (chunks.length === 1) {
-      bytesWritten += chunks[0].length
+      this.sent += chunks[0].length
       ok = socket.write(chunks[0])
     } else {
       ok = true
       socket.cork()
       for (let i = 0; i < chunks.length; i++) {
-        bytesWritten += chunks[i].length
+        this.sent += chunks[i].length
         ok = socket.write(chunks[i]) && ok
       }
       socket.uncork()
     }
-    return ok ? Effect.void : awaitDrain
+    return ok ? voidResult : this.awaitDrain
   }
 
-  const writeAll = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, OSError.WriteError> =>
-    Effect.suspend(() => writeNow(chunks))
+  writeAll(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, OSError.WriteError> {
+    return Effect.suspend(() => this.writeNow(chunks))
+  }
 
   // Each pulled batch is written from inside the flatMap continuation: no extra effect per batch.
-  let sink: Sink.Sink<void, Uint8Array, never, OSError.WriteError> | undefined
-  const makeSink = (): Sink.Sink<void, Uint8Array, never, OSError.WriteError> =>
-    Sink.fromTransform((upstream) =>
+  get sink(): Sink.Sink<void, Uint8Array, never, OSError.WriteError> {
+    return this.sinkValue ??= Sink.fromTransform((upstream) =>
       upstream.pipe(
-        Effect.flatMap(writeNow),
+        Effect.flatMap((chunks) => this.writeNow(chunks)),
         Effect.forever({ disableYield: true }),
         Pull.catchDone(() => Effect.succeed(sinkEnd))
       )
     )
-
-  const end = Effect.callback<void, OSError.WriteError>((resume) => {
-    if (socket.writableFinished) return resume(Effect.void)
-    if (socket.destroyed) return resume(Effect.fail(writeFailure()))
-    const cleanup = () => {
-      socket.off("finish", onFinish)
-      socket.off("close", onGone)
-    }
-    const onFinish = () => {
-      cleanup()
-      resume(Effect.void)
-    }
-    const onGone = () => {
-      cleanup()
-      resume(socket.writableFinished ? Effect.void : Effect.fail(writeFailure()))
-    }
-    socket.on("finish", onFinish)
-    socket.on("close", onGone)
-    if (!socket.writableEnded) socket.end()
-    return Effect.sync(cleanup)
-  })
-
-  const reset = Effect.sync(() => {
-    if (!socket.destroyed) socket.resetAndDestroy()
-  })
-
-  // --- closing ---------------------------------------------------------------
-
-  const close = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
-    Effect.callback<void>((resume) => {
-      if (closed) return resume(Effect.void)
-      closeWaiters.push(() => resume(Effect.void))
-      if (socket.destroyed) return
-      if (Exit.hasInterrupts(exit) || socket.writableLength === 0) {
-        // Nothing of ours is waiting in Node's buffer (the kernel flushes its own): close now.
-        socket.destroy()
-        return
-      }
-      // Let Node flush what was written, for a bounded time, then close.
-      const timer = setTimeout(() => socket.destroy(), flushOnCloseMillis)
-      closeWaiters.push(() => clearTimeout(timer))
-      socket.on("finish", onFinishThenDestroy)
-      if (!socket.writableEnded) socket.end()
-    })
-
-  socket.on("data", onData)
-  socket.on("end", onEnd)
-  socket.on("error", onError)
-  socket.on("close", onClose)
-  socket.on("drain", onDrain)
-  if (idleMillis !== undefined) {
-    socket.setTimeout(idleMillis)
-    socket.on("timeout", onTimeout)
   }
-  applySettings(socket, settings)
-  socket.resume()
-  // Closed before it was wrapped: settle now, 'close' will not come again.
-  if (socket.closed) onClose()
 
-  // --- copying ---------------------------------------------------------------
-
-  const copyTo = (destination: Connection): Effect.Effect<number, OSError.ReadError | OSError.WriteError> => {
-    const target = destinations.get(destination)
-    if (target === undefined) return copy(connection, destination)
-    return Effect.callback<number, OSError.ReadError | OSError.WriteError>((resume) => {
-      const out = target.socket
-      let copied = 0
-      let waitingForDrain = false
-      let done = false
-      const onOutDrain = (): void => {
-        waitingForDrain = false
-        if (paused) {
-          paused = false
-          if (!socket.destroyed) socket.resume()
-        }
+  get end(): Effect.Effect<void, OSError.WriteError> {
+    return Effect.callback<void, OSError.WriteError>((resume) => {
+      const socket = this.socket
+      if (socket.writableFinished) return resume(voidResult)
+      if (socket.destroyed) return resume(Effect.fail(this.writeFailure()))
+      const cleanup = () => {
+        socket.off("finish", onFinish)
+        socket.off("close", onGone)
       }
-      // A destination that is another socket can close on its own; one that is this socket ends the copy by reading.
-      const onOutClose = (): void => finish(Effect.fail(target.writeFailure()))
-      const cleanup = (): void => {
-        forward = undefined
-        copyDone = undefined
-        out.off("drain", onOutDrain)
-        if (out !== socket) out.off("close", onOutClose)
-        if (waitingForDrain) onOutDrain()
-      }
-      function finish(result: Effect.Effect<number, OSError.ReadError | OSError.WriteError>): void {
-        if (done) return
-        done = true
+      const onFinish = () => {
         cleanup()
-        resume(result)
+        resume(voidResult)
       }
-      const send = (chunk: Uint8Array): void => {
-        copied += chunk.length
-        target.sent(chunk.length)
-        if (!out.write(chunk) && !waitingForDrain) {
-          // the destination's buffer is full: stop reading until it drains
-          waitingForDrain = true
-          out.once("drain", onOutDrain)
-          if (!paused) {
-            paused = true
-            socket.pause()
-          }
-        }
+      const onGone = () => {
+        cleanup()
+        resume(socket.writableFinished ? voidResult : Effect.fail(this.writeFailure()))
       }
-      copyDone = () => {
-        if (readError !== undefined) {
-          // this socket failed; when it failed writing (an echo), that is the copy's write error
-          finish(
-            Effect.fail(failure !== undefined && syscallOf(failure, "read") === "write" ? writeFailure() : readError)
-          )
-        } else if (eof) finish(Effect.succeed(copied))
-      }
-      if (out.destroyed || out.writableEnded) return finish(Effect.fail(target.writeFailure()))
-      if (out !== socket) out.on("close", onOutClose)
-      // what was read ahead first, then straight from the socket
-      const queuedChunks = queue
-      queue = []
-      queued = 0
-      forward = send
-      for (let i = 0; i < queuedChunks.length; i++) send(queuedChunks[i])
-      if (paused && !waitingForDrain) {
-        paused = false
-        if (!socket.destroyed) socket.resume()
-      }
-      if (readError !== undefined || eof) copyDone()
+      socket.on("finish", onFinish)
+      socket.on("close", onGone)
+      if (!socket.writableEnded) socket.end()
       return Effect.sync(cleanup)
     })
   }
 
-  const connection: Connection = {
-    id,
-    remoteAddress,
-    localAddress,
-    get stream() {
-      return stream ??= makeStream()
-    },
-    write,
-    writeAll,
-    get sink() {
-      return sink ??= makeSink()
-    },
-    copyTo,
-    end,
-    reset,
-    options: Effect.sync(() => Sockopt.read(socket)),
-    bytesRead: Effect.sync(() => bytesRead),
-    bytesWritten: Effect.sync(() => bytesWritten)
+  get reset(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      if (!this.socket.destroyed) this.socket.resetAndDestroy()
+    })
   }
-  destinations.set(connection, {
-    socket,
-    sent: (bytes) => {
-      bytesWritten += bytes
-    },
-    writeFailure
-  })
-  return { connection, close }
+
+  get options(): Effect.Effect<SocketOptions> {
+    return Effect.sync(() => Sockopt.read(this.socket))
+  }
+
+  get bytesRead(): Effect.Effect<number> {
+    return Effect.sync(() => this.received)
+  }
+
+  get bytesWritten(): Effect.Effect<number> {
+    return Effect.sync(() => this.sent)
+  }
+
+  // --- copying ---------------------------------------------------------------
+
+  copyTo(destination: Connection): Effect.Effect<number, OSError.ReadError | OSError.WriteError> {
+    if (!(destination instanceof NodeConnection)) return copy(this, destination)
+    return Effect.callback<number, OSError.ReadError | OSError.WriteError>((resume) => {
+      const out = destination.socket
+      if (out.destroyed || out.writableEnded) return resume(Effect.fail(destination.writeFailure()))
+      const running = new Copy(this, destination, resume)
+      if (destination !== this) (destination.inbound ??= []).push(running)
+      // what was read ahead first, then straight from the socket
+      const queued = this.queue
+      this.queue = undefined
+      this.queued = 0
+      this.copy = running
+      if (queued !== undefined) {
+        for (let i = 0; i < queued.length && !running.done; i++) running.send(queued[i])
+      }
+      if (!running.waitingForDrain) this.resumeReading()
+      if (this.readError !== undefined || this.eof) running.readEnded()
+      return Effect.sync(() => running.cleanup())
+    })
+  }
+
+  // --- closing ---------------------------------------------------------------
+
+  /**
+   * Starts closing: at once on interruption or when nothing of ours waits in Node's buffer (the kernel
+   * flushes its own), otherwise once Node has flushed, for a bounded time.
+   */
+  shut(interrupted: boolean): void {
+    const socket = this.socket
+    if (this.closed || socket.destroyed) return
+    if (interrupted || socket.writableLength === 0) {
+      socket.destroy()
+      return
+    }
+    this.flushTimer ??= setTimeout(destroySocket, flushOnCloseMillis, socket)
+    socket.on("finish", destroySocket)
+    if (!socket.writableEnded) socket.end()
+  }
+
+  /** The scope finalizer: closes the socket (at once on interruption) and waits until its handle is gone. */
+  close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      if (this.closed) return resume(voidResult)
+      ;(this.closeWaiters ??= []).push(() => resume(voidResult))
+      this.shut(Exit.hasInterrupts(exit))
+    })
+  }
 }
 
 // -----------------------------------------------------------------------------
@@ -540,9 +694,9 @@ const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
   const port = options.port
   const settings = resolveSettings(options)
   const timeoutMillis = options.timeout === undefined ? undefined : timerMillis(options.timeout)
-  let wrapped: Wrapped | undefined
+  let connection: NodeConnection | undefined
   // The finalizer comes first, so no interruption can leave an open socket unowned.
-  yield* Effect.addFinalizer((exit) => wrapped === undefined ? Effect.void : wrapped.close(exit))
+  yield* Effect.addFinalizer((exit) => connection === undefined ? Effect.void : connection.close(exit))
   return yield* Effect.callback<Connection, OSError.ConnectError>((resume) => {
     let error: OSError.ConnectError | undefined
     let cancelled: (() => void) | undefined
@@ -574,8 +728,11 @@ const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
     }
     function onConnect() {
       cleanup()
-      wrapped = makeConnection(socket, settings)
-      resume(Effect.succeed(wrapped.connection))
+      connection = new NodeConnection(socket, settings)
+      // a client's own address (its ephemeral port) is worth keeping: read both now, while the kernel has them
+      void connection.localAddress
+      void connection.remoteAddress
+      resume(Effect.succeed(connection))
     }
     function onError(cause: Error) {
       error ??= OSError.fromSystemError(
@@ -643,32 +800,49 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
   let serverClosed = false
   let accepted = 0
   let rejected = 0
-  let running = 0
   const pending: Array<Net.Socket> = []
   const live = new Set<Net.Socket>()
   let waiters: Array<AcceptWaiter> = []
   let onIdle: (() => void) | undefined
   let onDrained: (() => void) | undefined
 
-  const handlersScope = yield* Scope.make()
-  const handlers = yield* Scope.provide(FiberSet.make<unknown, never>(), handlersScope)
+  /** The fibers of running handlers (`serve`): interrupted once the grace period is over. */
+  const handling = new Set<Fiber.Fiber<unknown, unknown>>()
 
   const logAcceptError = (error: OSError.AcceptError): Effect.Effect<void> =>
     Logs.acceptFailure(error, formatAddress(address))
 
-  function onSocketClose(this: Net.Socket): void {
-    live.delete(this)
-    const index = pending.indexOf(this)
+  const forget = (socket: Net.Socket): void => {
+    live.delete(socket)
+    const index = pending.indexOf(socket)
     if (index >= 0) pending.splice(index, 1)
-    this.off("close", onSocketClose)
     if (live.size === 0 && onDrained !== undefined) onDrained()
+  }
+
+  function onSocketClose(this: Net.Socket): void {
+    this.off("close", onSocketClose)
+    forget(this)
+  }
+
+  const idle = settings.idleTimeoutMillis === undefined ? undefined : new IdleSweep(
+    settings.idleTimeoutMillis,
+    function*() {
+      for (const socket of live) yield (socket as Owned)[kConnection]
+    }
+  )
+
+  /** Wraps an accepted socket: the connection takes over its listeners (one of each a socket). */
+  const wrap = (socket: Net.Socket): NodeConnection => {
+    socket.off("error", ignore)
+    socket.off("close", onSocketClose)
+    return new NodeConnection(socket, settings, idle, forget)
   }
 
   function onConnection(socket: Net.Socket): void {
     accepted++
     // Node caches the addresses on first read: read them now, before a reset can take them from the kernel.
     // (A peer that reset before accept() returned is already unknown: its address reads as unknown:0.)
-    rememberAddresses(socket)
+    rememberPeer(socket)
     live.add(socket)
     socket.on("error", ignore)
     socket.on("close", onSocketClose)
@@ -738,7 +912,7 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
     stopAccepting()
     return Effect.callback<void>((resume) => {
       // Running handlers may finish within the grace period.
-      if (running === 0) return resume(Effect.void)
+      if (handling.size === 0) return resume(Effect.void)
       const timer = setTimeout(() => resume(Effect.void), graceMillis)
       onIdle = () => {
         clearTimeout(timer)
@@ -747,7 +921,7 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
       return Effect.sync(() => clearTimeout(timer))
     }).pipe(
       // Then the rest are interrupted, which closes their connections.
-      Effect.andThen(Scope.close(handlersScope, Exit.void)),
+      Effect.andThen(Effect.suspend(() => Fiber.interruptAll(Array.from(handling)))),
       // Every socket still open (accepted but unclaimed, or owned elsewhere) is closed.
       Effect.andThen(Effect.callback<void>((resume) => {
         // Node emits the server's 'close' before libuv has released its handle; two turns
@@ -762,6 +936,7 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
         }
       })),
       Effect.ensuring(Effect.sync(() => {
+        idle?.stop()
         server.off("connection", onConnection)
         server.off("drop", onDrop)
         server.off("close", onServerClose)
@@ -837,41 +1012,36 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
     })
 
   const accept: Effect.Effect<Connection, OSError.AcceptError, Scope.Scope> = Effect.gen(function*() {
-    let wrapped: Wrapped | undefined
-    yield* Effect.addFinalizer((exit) => wrapped === undefined ? Effect.void : wrapped.close(exit))
-    return yield* take((socket) => {
-      wrapped = makeConnection(socket, settings)
-      return wrapped.connection
-    }, () => Effect.fail(closedError()))
+    let connection: NodeConnection | undefined
+    yield* Effect.addFinalizer((exit) => connection === undefined ? Effect.void : connection.close(exit))
+    return yield* take((socket) => connection = wrap(socket), () => Effect.fail(closedError()))
   })
 
-  const handle = <E, R>(
-    socket: Net.Socket,
-    handler: (connection: Connection) => Effect.Effect<unknown, E, R>
-  ): Effect.Effect<void, never, R> =>
-    Effect.acquireUseRelease(
-      Effect.sync(() => makeConnection(socket, settings)),
-      ({ connection }) =>
-        handler(connection).pipe(
-          Effect.catchCause(Logs.handlerFailure),
-          Effect.annotateLogs({ connectionId: connection.id, peer: formatAddress(connection.remoteAddress) })
-        ),
-      (wrapped, exit) => wrapped.close(exit)
-    )
-
+  // Each handler runs in a fiber of its own, forked as the connection is accepted, with the connection's
+  // log annotations in its context. What ends the fiber closes the socket (its observer): an idle
+  // connection holds its socket, one object and the handler's own fiber, nothing more.
   const serve = <E, R>(
     handler: (connection: Connection) => Effect.Effect<unknown, E, R>
   ): Effect.Effect<never, never, R> =>
     Effect.gen(function*() {
-      const run = yield* FiberSet.runtime(handlers)<R>()
+      const context = yield* Effect.context<R>()
+      const annotations = Context.get(context, References.CurrentLogAnnotations)
       const start = (socket: Net.Socket): void => {
-        const fiber: Fiber.Fiber<void> = run(handle(socket, handler))
-        if (fiber.pollUnsafe() !== undefined) return
-        running++
-        fiber.addObserver(() => {
-          running--
-          if (running === 0 && onIdle !== undefined) onIdle()
+        const connection = wrap(socket)
+        const fiberContext = Context.add(context, References.CurrentLogAnnotations, {
+          ...annotations,
+          connectionId: connection.id,
+          peer: formatAddress(connection.remoteAddress)
         })
+        const fiber = Effect.runForkWith(fiberContext)(handler(connection))
+        const done = (exit: Exit.Exit<unknown, unknown>): void => {
+          handling.delete(fiber)
+          connection.shut(Exit.hasInterrupts(exit))
+          if (Exit.isFailure(exit)) Effect.runForkWith(fiberContext)(Logs.handlerFailure(exit.cause))
+          if (handling.size === 0 && onIdle !== undefined) onIdle()
+        }
+        handling.add(fiber)
+        fiber.addObserver(done)
       }
       const next = take(start, () => Effect.interrupt).pipe(
         Effect.catch((error) => logAcceptError(error))

@@ -43,7 +43,7 @@ const darwin: Constants = {
 
 interface Libc {
   readonly constants: Constants
-  readonly getsockopt: (fd: number, level: number, name: number, value: Array<number>, length: Array<number>) => number
+  readonly getsockopt: (fd: number, level: number, name: number, value: Int32Array, length: Uint32Array) => number
   readonly setsockopt: (fd: number, level: number, name: number, value: Array<number>, length: number) => number
 }
 
@@ -90,11 +90,15 @@ export const fdOf = (socket: Net.Socket): number | undefined => {
   return typeof fd === "number" && fd >= 0 ? fd : undefined
 }
 
+// getsockopt's out-parameters, reused: calls are synchronous, and reading options per connection adds up.
+const optionValue = new Int32Array(1)
+const optionLength = new Uint32Array(1)
+
 const getInt = (lib: Libc, fd: number, level: number, name: number): number | undefined => {
-  const value = [0]
-  const length = [4]
+  optionValue[0] = 0
+  optionLength[0] = 4
   try {
-    return lib.getsockopt(fd, level, name, value, length) === 0 ? value[0] : undefined
+    return lib.getsockopt(fd, level, name, optionValue, optionLength) === 0 ? optionValue[0] : undefined
   } catch {
     return undefined
   }
