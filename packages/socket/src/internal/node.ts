@@ -803,6 +803,9 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
   const pending: Array<Net.Socket> = []
   const live = new Set<Net.Socket>()
   let waiters: Array<AcceptWaiter> = []
+  /** The running `serve` calls: each takes connections as they are accepted. */
+  const serving: Array<(socket: Net.Socket) => void> = []
+  let turn = 0
   let onIdle: (() => void) | undefined
   let onDrained: (() => void) | undefined
 
@@ -844,12 +847,15 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
     // (A peer that reset before accept() returned is already unknown: its address reads as unknown:0.)
     rememberPeer(socket)
     live.add(socket)
-    socket.on("error", ignore)
-    socket.on("close", onSocketClose)
     if (closing) {
+      socket.on("error", ignore)
       socket.destroy()
       return
     }
+    // A running `serve` takes it at once (several take turns): no Effect between accept and handler.
+    if (serving.length > 0) return serving[turn++ % serving.length](socket)
+    socket.on("error", ignore)
+    socket.on("close", onSocketClose)
     const waiter = waiters.shift()
     if (waiter !== undefined) waiter.deliver(socket)
     else pending.push(socket)
@@ -1022,11 +1028,12 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
   // connection holds its socket, one object and the handler's own fiber, nothing more.
   const serve = <E, R>(
     handler: (connection: Connection) => Effect.Effect<unknown, E, R>
-  ): Effect.Effect<never, never, R> =>
-    Effect.gen(function*() {
-      const context = yield* Effect.context<R>()
+  ): Effect.Effect<never, never, R> => {
+    let start: ((socket: Net.Socket) => void) | undefined
+    return Effect.flatMap(Effect.context<R>(), (context) => {
+      if (closing) return Effect.interrupt
       const annotations = Context.get(context, References.CurrentLogAnnotations)
-      const start = (socket: Net.Socket): void => {
+      start = (socket: Net.Socket): void => {
         const connection = wrap(socket)
         const fiberContext = Context.add(context, References.CurrentLogAnnotations, {
           ...annotations,
@@ -1043,14 +1050,22 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
         handling.add(fiber)
         fiber.addObserver(done)
       }
-      const next = take(start, () => Effect.interrupt).pipe(
-        Effect.catch((error) => logAcceptError(error))
+      // the connections that came before, then each as it comes (accept errors are logged by the listener)
+      for (const socket of pending.splice(0)) start(socket)
+      serving.push(start)
+      return Effect.never
+    }).pipe(
+      // Whoever stops serving stops the listener: new connections are refused at once. (Around the whole
+      // of it: an interruption while the handlers of earlier connections start must find it in place.)
+      Effect.onInterrupt(() =>
+        Effect.sync(() => {
+          const index = start === undefined ? -1 : serving.indexOf(start)
+          if (index >= 0) serving.splice(index, 1)
+          stopAccepting()
+        })
       )
-      return yield* Effect.forever(next).pipe(
-        // Whoever stops serving stops the listener: new connections are refused at once.
-        Effect.onInterrupt(() => Effect.sync(stopAccepting))
-      )
-    })
+    )
+  }
 
   const server_: Server = {
     address,
