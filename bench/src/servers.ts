@@ -2,6 +2,7 @@
  * The servers side by side: ours and its peers, how to start each one and how it
  * tells us its port. Each listens on 127.0.0.1 on a free port (port 0).
  */
+import { Heap } from "@effect-tcp/runtime"
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -65,13 +66,15 @@ export const servers = (pythons: {
   {
     id: OURS,
     label: "ours",
-    description: "our echo server, apps/server on packages/socket (`--log-format json`)",
+    description: `our echo server, apps/server on packages/socket, started as \`pnpm start\` starts it (\`${
+      Heap.nodeFlags.join(" ")
+    }\`, \`--log-format json\`)`,
     launch: (flags) => {
       const main = path("apps/server/src/main.ts")
       if (!existsSync(main)) return { skip: "apps/server/src/main.ts does not exist yet" }
       return {
         command: node,
-        args: [...flags, main, "--host", "127.0.0.1", "--port", "0", "--log-format", "json"],
+        args: [...flags, ...Heap.nodeFlags, main, "--host", "127.0.0.1", "--port", "0", "--log-format", "json"],
         ready: /Serving on 127\.0\.0\.1:(\d+)/
       }
     }

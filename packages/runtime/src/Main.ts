@@ -18,6 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
 import * as Runtime from "effect/Runtime"
 import * as ExitCode from "./ExitCode.ts"
+import * as Heap from "./Heap.ts"
 import * as Logging from "./Logging.ts"
 
 /**
@@ -169,7 +170,8 @@ const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
 })
 
 /**
- * Runs the command with the process's arguments, as described above.
+ * Runs the command with the process's arguments, as described above, with the
+ * heap tuned for moving socket buffers (`Heap.tuneForSockets`).
  *
  * @since 0.1.0
  * @category running
@@ -177,9 +179,11 @@ const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
 export const run = <Name extends string, Input, E, ContextInput>(
   command: Command.Command<Name, Input, ContextInput, E, Command.Environment>,
   options: Options
-): void =>
+): void => {
+  Heap.tuneForSockets()
   command.pipe(
     Command.run({ version: options.version }),
     Effect.provide(Layer.merge(NodeServices.layer, presenter(options.name))),
     (program) => runMain(program, { disableErrorReporting: true, teardown: teardown(options) })
   )
+}

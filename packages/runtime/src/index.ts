@@ -5,5 +5,6 @@
  */
 export * as Durations from "./Durations.ts"
 export * as ExitCode from "./ExitCode.ts"
+export * as Heap from "./Heap.ts"
 export * as Logging from "./Logging.ts"
 export * as Main from "./Main.ts"

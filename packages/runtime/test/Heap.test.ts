@@ -1,0 +1,24 @@
+import { assert, describe, it } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
+import * as Heap from "../src/Heap.ts"
+
+// The flags are V8's, not Node's: a V8 upgrade may rename them, and V8 only warns about an unknown flag.
+describe("Heap", () => {
+  it("every flag is one this Node's V8 knows", () => {
+    const options = spawnSync(process.execPath, ["--v8-options"], { encoding: "utf8" }).stdout
+    for (const flag of Heap.nodeFlags) {
+      const name = flag.replace(/^--/, "").replace(/=.*$/, "")
+      assert.include(options, `--${name} `, `${flag} is not a V8 option of ${process.version}`)
+    }
+  })
+
+  it("tuneForSockets takes them at run time, without a warning", () => {
+    const run = spawnSync(process.execPath, [
+      "--input-type=module",
+      "-e",
+      `import * as Heap from ${JSON.stringify(new URL("../src/Heap.ts", import.meta.url).href)}; Heap.tuneForSockets()`
+    ], { encoding: "utf8" })
+    assert.strictEqual(run.status, 0, run.stderr)
+    assert.strictEqual(run.stderr, "")
+  })
+})
