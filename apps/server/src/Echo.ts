@@ -26,7 +26,7 @@ import * as Metrics from "./Metrics.ts"
  * @category handlers
  */
 export const echo = (connection: Connection.Connection): Effect.Effect<void, OSError.ReadError | OSError.WriteError> =>
-  connection.copyTo(connection).pipe(Effect.andThen(connection.end))
+  connection.copyTo(connection).pipe(Effect.andThen(() => connection.end))
 
 /**
  * Why a connection closed, as logged:
