@@ -153,14 +153,24 @@ function onDrain(this: Net.Socket): void {
 function onClose(this: Net.Socket): void {
   connectionOf(this).onClose()
 }
-function destroySocket(this: Net.Socket | void, socket?: Net.Socket): void {
-  ;(socket ?? (this as Net.Socket)).destroy()
+function onFinishThenDestroy(this: Net.Socket): void {
+  this.destroy()
+}
+const destroy = (socket: Net.Socket): void => {
+  socket.destroy()
+}
+
+/** Removes `item` from an array that may not exist yet. */
+const remove = <A>(items: Array<A> | undefined, item: A): void => {
+  if (items === undefined) return
+  const index = items.indexOf(item)
+  if (index >= 0) items.splice(index, 1)
 }
 
 /**
  * The idle timeout of a listener's connections: one timer ticks for all of them (a tenth of the timeout,
  * at most a second) and checks when each last saw a byte, instead of a Node timer per socket refreshed on
- * every read and write. A connection times out within one tick after its idle time.
+ * every read and write. A connection times out once it has been idle for the timeout, at most two ticks later.
  */
 export class IdleSweep {
   /** The sweep's clock, read at each tick: what connections record as their last activity. */
@@ -211,7 +221,7 @@ class Copy {
     const target = this.target
     this.copied += chunk.length
     target.sent += chunk.length
-    if (target.idle !== undefined) target.activeAt = target.idle.now
+    target.touch()
     if (!target.socket.write(chunk) && !this.waitingForDrain) {
       // the destination's buffer is full: stop reading until it drains
       this.waitingForDrain = true
@@ -247,8 +257,8 @@ class Copy {
   cleanup(): void {
     const { source, target } = this
     if (source.copy === this) source.copy = undefined
-    target.forgetDrainWaiter(this)
-    if (target !== source) target.forgetInbound(this)
+    remove(target.drainWaiters, this)
+    if (target !== source) remove(target.inbound, this)
     if (this.waitingForDrain) this.drained()
   }
 }
@@ -335,7 +345,7 @@ export class NodeConnection implements Connection {
 
   onData(chunk: Buffer): void {
     this.received += chunk.length
-    if (this.idle !== undefined) this.activeAt = this.idle.now
+    this.touch()
     const copy = this.copy
     if (copy !== undefined) return copy.send(chunk)
     const resume = this.readWaiter
@@ -368,14 +378,7 @@ export class NodeConnection implements Connection {
   }
 
   onDrain(): void {
-    const waiters = this.drainWaiters
-    if (waiters === undefined || waiters.length === 0) return
-    this.drainWaiters = undefined
-    for (let i = 0; i < waiters.length; i++) {
-      const waiter = waiters[i]
-      if (waiter instanceof Copy) waiter.drained()
-      else waiter(voidResult)
-    }
+    this.settleDrainWaiters(undefined)
   }
 
   /** The idle sweep's check: no traffic either way for the idle timeout closes the socket. */
@@ -425,7 +428,7 @@ export class NodeConnection implements Connection {
     socket.off("error", onError)
     socket.off("close", onClose)
     socket.off("drain", onDrain)
-    socket.off("finish", destroySocket)
+    socket.off("finish", onFinishThenDestroy)
     socket.on("error", ignore)
     if (this.forget !== undefined) this.forget(socket)
     const waiters = this.closeWaiters
@@ -435,6 +438,11 @@ export class NodeConnection implements Connection {
   }
 
   // --- state -----------------------------------------------------------------
+
+  /** A byte went one way or the other: the idle sweep starts counting again. */
+  touch(): void {
+    if (this.idle !== undefined) this.activeAt = this.idle.now
+  }
 
   pauseReading(): void {
     if (this.paused) return
@@ -473,33 +481,27 @@ export class NodeConnection implements Connection {
   }
 
   failWriters(): void {
+    if (this.drainWaiters !== undefined && this.drainWaiters.length > 0) {
+      this.settleDrainWaiters(Effect.fail(this.writeFailure()))
+    }
+  }
+
+  /** Wakes what waits for 'drain': on `failure` writes fail and copies into this socket end with it. */
+  settleDrainWaiters(failure: Effect.Effect<never, OSError.WriteError> | undefined): void {
     const waiters = this.drainWaiters
     if (waiters === undefined || waiters.length === 0) return
     this.drainWaiters = undefined
-    const error = Effect.fail(this.writeFailure())
     for (let i = 0; i < waiters.length; i++) {
       const waiter = waiters[i]
-      if (waiter instanceof Copy) waiter.finish(error)
-      else waiter(error)
+      if (waiter instanceof Copy) {
+        if (failure === undefined) waiter.drained()
+        else waiter.finish(failure)
+      } else waiter(failure ?? voidResult)
     }
   }
 
   waitForDrain(waiter: DrainWaiter): void {
     ;(this.drainWaiters ??= []).push(waiter)
-  }
-
-  forgetDrainWaiter(waiter: DrainWaiter): void {
-    const waiters = this.drainWaiters
-    if (waiters === undefined) return
-    const index = waiters.indexOf(waiter)
-    if (index >= 0) waiters.splice(index, 1)
-  }
-
-  forgetInbound(copy: Copy): void {
-    const inbound = this.inbound
-    if (inbound === undefined) return
-    const index = inbound.indexOf(copy)
-    if (index >= 0) inbound.splice(index, 1)
   }
 
   unwritable(): OSError.WriteError | undefined {
@@ -546,7 +548,7 @@ export class NodeConnection implements Connection {
       if (socket.destroyed) return resume(Effect.fail(this.writeFailure()))
       if (!socket.writableNeedDrain) return resume(voidResult)
       this.waitForDrain(resume)
-      return Effect.sync(() => this.forgetDrainWaiter(resume))
+      return Effect.sync(() => remove(this.drainWaiters, resume))
     })
   }
 
@@ -560,7 +562,7 @@ export class NodeConnection implements Connection {
     const error = this.unwritable()
     if (error !== undefined) return Effect.fail(error)
     const socket = this.socket
-    if (this.idle !== undefined) this.activeAt = this.idle.now
+    this.touch()
     let ok: boolean
     if (chunks.length === 1) {
       this.sent += chunks[0].length
@@ -670,8 +672,8 @@ export class NodeConnection implements Connection {
       socket.destroy()
       return
     }
-    this.flushTimer ??= setTimeout(destroySocket, flushOnCloseMillis, socket)
-    socket.on("finish", destroySocket)
+    this.flushTimer ??= setTimeout(destroy, flushOnCloseMillis, socket)
+    socket.on("finish", onFinishThenDestroy)
     if (!socket.writableEnded) socket.end()
   }
 
@@ -817,8 +819,7 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
 
   const forget = (socket: Net.Socket): void => {
     live.delete(socket)
-    const index = pending.indexOf(socket)
-    if (index >= 0) pending.splice(index, 1)
+    remove(pending, socket)
     if (live.size === 0 && onDrained !== undefined) onDrained()
   }
 
@@ -1011,10 +1012,7 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
         closed: () => resume(onClosed())
       }
       waiters.push(waiter)
-      return Effect.sync(() => {
-        const index = waiters.indexOf(waiter)
-        if (index >= 0) waiters.splice(index, 1)
-      })
+      return Effect.sync(() => remove(waiters, waiter))
     })
 
   const accept: Effect.Effect<Connection, OSError.AcceptError, Scope.Scope> = Effect.gen(function*() {
@@ -1028,44 +1026,45 @@ const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefi
   // connection holds its socket, one object and the handler's own fiber, nothing more.
   const serve = <E, R>(
     handler: (connection: Connection) => Effect.Effect<unknown, E, R>
-  ): Effect.Effect<never, never, R> => {
-    let start: ((socket: Net.Socket) => void) | undefined
-    return Effect.flatMap(Effect.context<R>(), (context) => {
-      if (closing) return Effect.interrupt
-      const annotations = Context.get(context, References.CurrentLogAnnotations)
-      start = (socket: Net.Socket): void => {
-        const connection = wrap(socket)
-        const fiberContext = Context.add(context, References.CurrentLogAnnotations, {
-          ...annotations,
-          connectionId: connection.id,
-          peer: formatAddress(connection.remoteAddress)
-        })
-        const fiber = Effect.runForkWith(fiberContext)(handler(connection))
-        const done = (exit: Exit.Exit<unknown, unknown>): void => {
-          handling.delete(fiber)
-          connection.shut(Exit.hasInterrupts(exit))
-          if (Exit.isFailure(exit)) Effect.runForkWith(fiberContext)(Logs.handlerFailure(exit.cause))
-          if (handling.size === 0 && onIdle !== undefined) onIdle()
+  ): Effect.Effect<never, never, R> =>
+    Effect.suspend(() => {
+      // each run of the returned effect serves on its own
+      let start: ((socket: Net.Socket) => void) | undefined
+      return Effect.flatMap(Effect.context<R>(), (context) => {
+        if (closing) return Effect.interrupt
+        const annotations = Context.get(context, References.CurrentLogAnnotations)
+        start = (socket: Net.Socket): void => {
+          const connection = wrap(socket)
+          const fiberContext = Context.add(context, References.CurrentLogAnnotations, {
+            ...annotations,
+            connectionId: connection.id,
+            peer: formatAddress(connection.remoteAddress)
+          })
+          const fiber = Effect.runForkWith(fiberContext)(handler(connection))
+          const done = (exit: Exit.Exit<unknown, unknown>): void => {
+            handling.delete(fiber)
+            connection.shut(Exit.hasInterrupts(exit))
+            if (Exit.isFailure(exit)) Effect.runForkWith(fiberContext)(Logs.handlerFailure(exit.cause))
+            if (handling.size === 0 && onIdle !== undefined) onIdle()
+          }
+          handling.add(fiber)
+          fiber.addObserver(done)
         }
-        handling.add(fiber)
-        fiber.addObserver(done)
-      }
-      // the connections that came before, then each as it comes (accept errors are logged by the listener)
-      for (const socket of pending.splice(0)) start(socket)
-      serving.push(start)
-      return Effect.never
-    }).pipe(
-      // Whoever stops serving stops the listener: new connections are refused at once. (Around the whole
-      // of it: an interruption while the handlers of earlier connections start must find it in place.)
-      Effect.onInterrupt(() =>
-        Effect.sync(() => {
-          const index = start === undefined ? -1 : serving.indexOf(start)
-          if (index >= 0) serving.splice(index, 1)
-          stopAccepting()
-        })
+        // the connections that came before, then each as it comes (accept errors are logged by the listener)
+        for (const socket of pending.splice(0)) start(socket)
+        serving.push(start)
+        return Effect.never
+      }).pipe(
+        // Whoever stops serving stops the listener: new connections are refused at once. (Around the whole
+        // of it: an interruption while the handlers of earlier connections start must find it in place.)
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            if (start !== undefined) remove(serving, start)
+            stopAccepting()
+          })
+        )
       )
-    )
-  }
+    })
 
   const server_: Server = {
     address,
