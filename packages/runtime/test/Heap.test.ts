@@ -1,6 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
+import { readFileSync } from "node:fs"
 import * as Heap from "../src/Heap.ts"
+
+const root = new URL("../../../", import.meta.url)
+const script = (pkg: string, name: string): string =>
+  JSON.parse(readFileSync(new URL(`${pkg}package.json`, root), "utf8")).scripts[name]
 
 // The flags are V8's, not Node's: a V8 upgrade may rename them, and V8 only warns about an unknown flag.
 describe("Heap", () => {
@@ -12,7 +17,7 @@ describe("Heap", () => {
     }
   })
 
-  it("tuneForSockets takes them at run time, without a warning", () => {
+  it("tuneForSockets takes the runtime flags, without a warning", () => {
     const run = spawnSync(process.execPath, [
       "--input-type=module",
       "-e",
@@ -20,5 +25,12 @@ describe("Heap", () => {
     ], { encoding: "utf8" })
     assert.strictEqual(run.status, 0, run.stderr)
     assert.strictEqual(run.stderr, "")
+  })
+
+  it("the start scripts pass every flag", () => {
+    for (const [pkg, name] of [["", "start"], ["", "client"], ["apps/server/", "start"], ["apps/client/", "start"]]) {
+      const command = script(pkg!, name!)
+      for (const flag of Heap.nodeFlags) assert.include(command, ` ${flag} `, `${pkg}package.json ${name}`)
+    }
   })
 })
