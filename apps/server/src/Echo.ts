@@ -113,6 +113,11 @@ const closed = (
     yield* Effect.annotateLogs(log, annotations)
   })
 
+/** `closed` has logged how the echo failed: its errors end here; a defect or an interruption goes on. */
+const loggedErrors = (exit: Exit.Exit<void, OSError.ReadError | OSError.WriteError>): Effect.Effect<void> =>
+  // (a cause without fails holds no error of type E)
+  Exit.isFailure(exit) && !Cause.hasFails(exit.cause) ? Effect.failCause(exit.cause as Cause.Cause<never>) : Effect.void
+
 /**
  * The handler the server runs for each connection: logs it opened (with the
  * socket's options), echoes, then logs it closed with the byte counts,
@@ -120,16 +125,21 @@ const closed = (
  * this connection only; it is logged here, not raised. (The server's own log
  * annotations name the connection and the peer.)
  *
- * Built from plain combinators, no generator: an idle connection keeps its
- * suspended handler, and thousands of them add up.
+ * Lean on purpose: an idle connection keeps its suspended handler, and
+ * thousands of them add up. No generator; what stays suspended while the
+ * bytes flow is the echo and its exit handling only (`opened` has run); the
+ * errors end in `Effect.exit` and one shared function, not in the closures
+ * `Effect.ignore` makes per connection.
  *
  * @since 0.1.0
  * @category handlers
  */
 export const handler = (connection: Connection.Connection): Effect.Effect<void> =>
   Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
-    opened(connection).pipe(
-      Effect.andThen(echo(connection)),
-      Effect.onExit((exit) => closed(connection, startedAt, exit)),
-      Effect.ignore
+    Effect.andThen(
+      opened(connection),
+      Effect.onExit(echo(connection), (exit) => closed(connection, startedAt, exit)).pipe(
+        Effect.exit,
+        Effect.flatMap(loggedErrors)
+      )
     ))

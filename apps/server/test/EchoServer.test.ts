@@ -184,6 +184,8 @@ describe("Echo.handler", () => {
         assert.deepStrictEqual(yield* roundTrip(healthy, [sent]), sent)
         const fresh = yield* Tcp.connect({ port })
         assert.deepStrictEqual(yield* roundTrip(fresh, [sent]), sent)
+        // logged once, as the close: the handler itself ends without a failure
+        assert.isFalse(logs.some((entry) => entry.message === "Connection handler failed"))
       })
     ))
 })
