@@ -296,7 +296,6 @@ export class NodeConnection implements Connection {
   /** What else must know the socket closed: the listener that accepted it. */
   readonly forget: ((socket: Net.Socket) => void) | undefined
   readonly idle: IdleSweep | undefined
-  private remote: Address | undefined = undefined
   private local: Address | undefined = undefined
   private pullEffect: Effect.Effect<Batch, OSError.ReadError | Cause.Done> | undefined = undefined
   private streamValue: Stream.Stream<Uint8Array, OSError.ReadError> | undefined = undefined
@@ -325,9 +324,11 @@ export class NodeConnection implements Connection {
     if (socket.closed) this.onClose()
   }
 
+  // Node caches the peer's address once read (`rememberPeer`, or on connect): built again on each call, not
+  // kept a second time for every idle connection.
   get remoteAddress(): Address {
     const socket = this.socket
-    return this.remote ??= toAddress(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
+    return toAddress(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
   }
 
   get localAddress(): Address {
@@ -733,7 +734,7 @@ const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
       connection = new NodeConnection(socket, settings)
       // a client's own address (its ephemeral port) is worth keeping: read both now, while the kernel has them
       void connection.localAddress
-      void connection.remoteAddress
+      rememberPeer(socket)
       resume(Effect.succeed(connection))
     }
     function onError(cause: Error) {
