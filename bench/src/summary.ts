@@ -1,42 +1,34 @@
 /**
  * The one JSON object `apps/client bench --json` prints on stdout, and its parser.
+ *
+ * The shape is the client's own `Summary` Schema (apps/client/src/Summary.ts), so the
+ * harness and the client cannot drift apart: the bench decodes with it, it does not
+ * restate its fields.
  */
+import { Summary } from "@effect-tcp/client/src/Summary.ts"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 
-export interface Latency {
-  readonly min: number
-  readonly p50: number
-  readonly p90: number
-  readonly p99: number
-  readonly p999: number
-  readonly max: number
+export type LoadSummary = typeof Summary.Type
+
+export type Latency = LoadSummary["latencyMicros"]
+
+const decode = Schema.decodeUnknownResult(Summary, { reportInput: true })
+
+const toIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/**
+ * One line naming the first bad field with Schema's own message, e.g.
+ * `summary: "latencyMicros.min": Missing key` or `summary: "mibPerSecond": Expected number, got "fast"`.
+ */
+const describe = (issue: SchemaIssue.Issue): string => {
+  const first = toIssues(issue).issues[0]
+  const message = (first?.message ?? "invalid").replaceAll("\n", " ")
+  const path = (first?.path ?? []).map((key) => String(typeof key === "object" ? key.key : key)).join(".")
+  const line = path === "" ? `summary: ${message}` : `summary: "${path}": ${message}`
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line
 }
-
-export interface LoadSummary {
-  readonly connections: number
-  readonly size: number
-  readonly durationSeconds: number
-  readonly requests: number
-  readonly bytes: number
-  readonly requestsPerSecond: number
-  readonly mibPerSecond: number
-  readonly latencyMicros: Latency
-  readonly errors: Readonly<Record<string, number>>
-}
-
-const numberFields = [
-  "connections",
-  "size",
-  "durationSeconds",
-  "requests",
-  "bytes",
-  "requestsPerSecond",
-  "mibPerSecond"
-] as const
-const latencyFields = ["min", "p50", "p90", "p99", "p999", "max"] as const
-
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-
-const isNumber = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u)
 
 /**
  * Reads the summary from the client's stdout: the last line that is a JSON object
@@ -57,21 +49,11 @@ export const parseSummary = (stdout: string): LoadSummary => {
   return validateSummary(value)
 }
 
+/** Decodes a parsed summary with the client's Schema. Throws an `Error` naming the first bad field. */
 export const validateSummary = (value: unknown): LoadSummary => {
-  if (!isRecord(value)) throw new Error("summary: not a JSON object")
-  for (const field of numberFields) {
-    if (!isNumber(value[field])) throw new Error(`summary: "${field}" is not a number`)
-  }
-  const latency = value["latencyMicros"]
-  if (!isRecord(latency)) throw new Error(`summary: "latencyMicros" is not an object`)
-  for (const field of latencyFields) {
-    if (!isNumber(latency[field])) throw new Error(`summary: "latencyMicros.${field}" is not a number`)
-  }
-  const errors = value["errors"] ?? {}
-  if (!isRecord(errors) || !Object.values(errors).every(isNumber)) {
-    throw new Error(`summary: "errors" is not an object of counts`)
-  }
-  return value as unknown as LoadSummary
+  const result = decode(value)
+  if (Result.isFailure(result)) throw new Error(describe(result.failure.issue))
+  return result.success
 }
 
 export const errorCount = (summary: LoadSummary): number => Object.values(summary.errors).reduce((sum, n) => sum + n, 0)
