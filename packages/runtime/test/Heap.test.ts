@@ -28,8 +28,9 @@ describe("Heap", () => {
   })
 
   it("the start scripts pass every flag", () => {
-    for (const [pkg, name] of [["", "start"], ["", "client"], ["apps/server/", "start"], ["apps/client/", "start"]]) {
-      const command = script(pkg!, name!)
+    const scripts = [["", "start"], ["", "client"], ["apps/server/", "start"], ["apps/client/", "start"]] as const
+    for (const [pkg, name] of scripts) {
+      const command = script(pkg, name)
       for (const flag of Heap.nodeFlags) assert.include(command, ` ${flag} `, `${pkg}package.json ${name}`)
     }
   })
