@@ -331,6 +331,7 @@ export class NodeConnection implements Connection {
     return toAddress(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
   }
 
+  // Unlike the peer's, Node forgets the socket's own address once its handle is gone: this one is kept.
   get localAddress(): Address {
     const socket = this.socket
     return this.local ??= toAddress(socket.localAddress, socket.localPort, socket.localFamily)
