@@ -31,6 +31,21 @@ const fields = {
 
 type Fields = Schema.Struct.Type<typeof fields>
 
+/**
+ * The brand every socket error carries, so guards recognise our classes and not
+ * look-alikes that share a `_tag` (Effect's own `Cause.TimeoutError` is one).
+ *
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: TypeId = "~@effect-tcp/socket/OSError"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = "~@effect-tcp/socket/OSError"
+
 const strerror = (errno: number): string => {
   try {
     const text = Util.getSystemErrorMessage(-Math.abs(errno))
@@ -57,6 +72,7 @@ const formatMessage = (self: Fields): string => {
  * @category errors
  */
 export class BrokenPipeError extends Schema.TaggedError<BrokenPipeError>()("BrokenPipeError", fields) {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
@@ -71,6 +87,7 @@ export class BrokenPipeError extends Schema.TaggedError<BrokenPipeError>()("Brok
 export class ConnectionAbortedError
   extends Schema.TaggedError<ConnectionAbortedError>()("ConnectionAbortedError", fields)
 {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
@@ -85,6 +102,7 @@ export class ConnectionAbortedError
 export class ConnectionRefusedError
   extends Schema.TaggedError<ConnectionRefusedError>()("ConnectionRefusedError", fields)
 {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
@@ -97,6 +115,7 @@ export class ConnectionRefusedError
  * @category errors
  */
 export class ConnectionResetError extends Schema.TaggedError<ConnectionResetError>()("ConnectionResetError", fields) {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
@@ -109,6 +128,7 @@ export class ConnectionResetError extends Schema.TaggedError<ConnectionResetErro
  * @category errors
  */
 export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutError", fields) {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
@@ -121,6 +141,7 @@ export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutErr
  * @category errors
  */
 export class PermissionError extends Schema.TaggedError<PermissionError>()("PermissionError", fields) {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
@@ -135,6 +156,7 @@ export class PermissionError extends Schema.TaggedError<PermissionError>()("Perm
 export class AddressResolutionError
   extends Schema.TaggedError<AddressResolutionError>()("AddressResolutionError", fields)
 {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
@@ -147,6 +169,7 @@ export class AddressResolutionError
  * @category errors
  */
 export class AddressInUseError extends Schema.TaggedError<AddressInUseError>()("AddressInUseError", fields) {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
@@ -161,6 +184,7 @@ export class AddressInUseError extends Schema.TaggedError<AddressInUseError>()("
 export class AddressNotAvailableError
   extends Schema.TaggedError<AddressNotAvailableError>()("AddressNotAvailableError", fields)
 {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
@@ -175,6 +199,7 @@ export class AddressNotAvailableError
 export class NetworkUnreachableError
   extends Schema.TaggedError<NetworkUnreachableError>()("NetworkUnreachableError", fields)
 {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
@@ -187,6 +212,7 @@ export class NetworkUnreachableError
  * @category errors
  */
 export class HostUnreachableError extends Schema.TaggedError<HostUnreachableError>()("HostUnreachableError", fields) {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
@@ -201,6 +227,7 @@ export class HostUnreachableError extends Schema.TaggedError<HostUnreachableErro
 export class TooManyOpenFilesError
   extends Schema.TaggedError<TooManyOpenFilesError>()("TooManyOpenFilesError", fields)
 {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
@@ -213,101 +240,11 @@ export class TooManyOpenFilesError
  * @category errors
  */
 export class OSError extends Schema.TaggedError<OSError>()("OSError", fields) {
+  declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
   }
 }
-
-/**
- * Python's `ConnectionError` family.
- *
- * @since 0.1.0
- * @category families
- */
-export type ConnectionError = BrokenPipeError | ConnectionAbortedError | ConnectionRefusedError | ConnectionResetError
-
-/**
- * Every socket error: Python's `OSError` and all its subclasses.
- *
- * @since 0.1.0
- * @category families
- */
-export type SocketError =
-  | ConnectionError
-  | TimeoutError
-  | PermissionError
-  | AddressResolutionError
-  | AddressInUseError
-  | AddressNotAvailableError
-  | NetworkUnreachableError
-  | HostUnreachableError
-  | TooManyOpenFilesError
-  | OSError
-
-/**
- * The tag of any socket error.
- *
- * @since 0.1.0
- * @category families
- */
-export type Tag = SocketError["_tag"]
-
-/**
- * What opening a connection can fail with.
- *
- * @since 0.1.0
- * @category operations
- */
-export type ConnectError =
-  | ConnectionRefusedError
-  | ConnectionResetError
-  | TimeoutError
-  | AddressResolutionError
-  | AddressNotAvailableError
-  | NetworkUnreachableError
-  | HostUnreachableError
-  | PermissionError
-  | TooManyOpenFilesError
-  | OSError
-
-/**
- * What binding a listener can fail with.
- *
- * @since 0.1.0
- * @category operations
- */
-export type ListenError =
-  | AddressInUseError
-  | AddressNotAvailableError
-  | AddressResolutionError
-  | PermissionError
-  | TooManyOpenFilesError
-  | OSError
-
-/**
- * What accepting a connection can fail with (the server logs it and keeps serving).
- *
- * @since 0.1.0
- * @category operations
- */
-export type AcceptError = TooManyOpenFilesError | ConnectionAbortedError | OSError
-
-/**
- * What reading from a connection can fail with. A clean end of stream is not an error.
- *
- * @since 0.1.0
- * @category operations
- */
-export type ReadError = ConnectionResetError | ConnectionAbortedError | TimeoutError | OSError
-
-/**
- * What writing to a connection can fail with. `TimeoutError`: the idle timeout
- * closed a connection whose peer stopped reading while a write waited.
- *
- * @since 0.1.0
- * @category operations
- */
-export type WriteError = BrokenPipeError | ConnectionResetError | ConnectionAbortedError | TimeoutError | OSError
 
 const classes = {
   BrokenPipeError,
@@ -325,13 +262,122 @@ const classes = {
   OSError
 } as const
 
-const tags = new Set<string>(Object.keys(classes))
-const connectionTags = new Set<string>([
+for (const Class of Object.values(classes)) {
+  Object.defineProperty(Class.prototype, TypeId, { value: TypeId })
+}
+
+/**
+ * The tag of any socket error.
+ *
+ * @since 0.1.0
+ * @category families
+ */
+export type Tag = keyof typeof classes
+
+type Instance<T extends Tag> = InstanceType<(typeof classes)[T]>
+
+/**
+ * The tags each operation can produce: the one table the operations' error
+ * types below are derived from, and what `fromCode` and `fromSystemError` keep.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const tagsOf = {
+  connect: [
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "TimeoutError",
+    "AddressResolutionError",
+    "AddressNotAvailableError",
+    "NetworkUnreachableError",
+    "HostUnreachableError",
+    "PermissionError",
+    "TooManyOpenFilesError",
+    "OSError"
+  ],
+  listen: [
+    "AddressInUseError",
+    "AddressNotAvailableError",
+    "AddressResolutionError",
+    "PermissionError",
+    "TooManyOpenFilesError",
+    "OSError"
+  ],
+  accept: ["TooManyOpenFilesError", "ConnectionAbortedError", "OSError"],
+  read: ["ConnectionResetError", "ConnectionAbortedError", "TimeoutError", "OSError"],
+  write: ["BrokenPipeError", "ConnectionResetError", "ConnectionAbortedError", "TimeoutError", "OSError"]
+} as const satisfies Record<string, ReadonlyArray<Tag>>
+
+/**
+ * The tags of Python's `ConnectionError` family.
+ *
+ * @since 0.1.0
+ * @category families
+ */
+export const connectionTags = [
   "BrokenPipeError",
   "ConnectionAbortedError",
   "ConnectionRefusedError",
   "ConnectionResetError"
-])
+] as const satisfies ReadonlyArray<Tag>
+
+/**
+ * Python's `ConnectionError` family.
+ *
+ * @since 0.1.0
+ * @category families
+ */
+export type ConnectionError = Instance<(typeof connectionTags)[number]>
+
+/**
+ * Every socket error: Python's `OSError` and all its subclasses.
+ *
+ * @since 0.1.0
+ * @category families
+ */
+export type SocketError = Instance<Tag>
+
+/**
+ * What opening a connection can fail with.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export type ConnectError = Instance<(typeof tagsOf.connect)[number]>
+
+/**
+ * What binding a listener can fail with.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export type ListenError = Instance<(typeof tagsOf.listen)[number]>
+
+/**
+ * What accepting a connection can fail with (the server logs it and keeps serving).
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export type AcceptError = Instance<(typeof tagsOf.accept)[number]>
+
+/**
+ * What reading from a connection can fail with. A clean end of stream is not an error.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export type ReadError = Instance<(typeof tagsOf.read)[number]>
+
+/**
+ * What writing to a connection can fail with. `TimeoutError`: the idle timeout
+ * closed a connection whose peer stopped reading while a write waited.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export type WriteError = Instance<(typeof tagsOf.write)[number]>
 
 const tagOfCode: Record<string, Tag> = {
   EPIPE: "BrokenPipeError",
@@ -391,8 +437,6 @@ const props = (code: string, errno: number, context: Context): Fields => ({
   ...(context.detail !== undefined ? { detail: context.detail } : {})
 })
 
-type Instance<T extends Tag> = InstanceType<(typeof classes)[T]>
-
 /**
  * Builds the error for a code as the running OS numbers it, keeping only the
  * tags an operation can produce: any other code becomes an `OSError` that keeps
@@ -433,45 +477,14 @@ export const fromSystemError = <const T extends Tag = Tag>(
 }
 
 /**
- * The tags each operation can produce, for `fromCode` and `fromSystemError`.
- *
- * @since 0.1.0
- * @category operations
- */
-export const tagsOf = {
-  connect: [
-    "ConnectionRefusedError",
-    "ConnectionResetError",
-    "TimeoutError",
-    "AddressResolutionError",
-    "AddressNotAvailableError",
-    "NetworkUnreachableError",
-    "HostUnreachableError",
-    "PermissionError",
-    "TooManyOpenFilesError",
-    "OSError"
-  ],
-  listen: [
-    "AddressInUseError",
-    "AddressNotAvailableError",
-    "AddressResolutionError",
-    "PermissionError",
-    "TooManyOpenFilesError",
-    "OSError"
-  ],
-  accept: ["TooManyOpenFilesError", "ConnectionAbortedError", "OSError"],
-  read: ["ConnectionResetError", "ConnectionAbortedError", "TimeoutError", "OSError"],
-  write: ["BrokenPipeError", "ConnectionResetError", "ConnectionAbortedError", "TimeoutError", "OSError"]
-} as const satisfies Record<string, ReadonlyArray<Tag>>
-
-/**
  * Is this any socket error (Python's `isinstance(e, OSError)`)?
  *
  * @since 0.1.0
  * @category guards
  */
-export const isOSError = (u: unknown): u is SocketError =>
-  Predicate.hasProperty(u, "_tag") && Predicate.isString(u._tag) && tags.has(u._tag) && u instanceof Error
+export const isOSError = (u: unknown): u is SocketError => Predicate.hasProperty(u, TypeId)
+
+const connectionTagSet: ReadonlySet<Tag> = new Set(connectionTags)
 
 /**
  * Is this a `ConnectionError` (Python's `isinstance(e, ConnectionError)`)?
@@ -479,4 +492,4 @@ export const isOSError = (u: unknown): u is SocketError =>
  * @since 0.1.0
  * @category guards
  */
-export const isConnectionError = (u: unknown): u is ConnectionError => isOSError(u) && connectionTags.has(u._tag)
+export const isConnectionError = (u: unknown): u is ConnectionError => isOSError(u) && connectionTagSet.has(u._tag)
