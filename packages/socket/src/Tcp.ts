@@ -34,6 +34,13 @@ export interface SocketSettings {
   readonly receiveBufferSize?: number | undefined
   /** SO_SNDBUF to ask the kernel for. Default: the kernel's. */
   readonly sendBufferSize?: number | undefined
+  /**
+   * How long closing the connection (its scope) waits for what was written to leave the process
+   * when the peer does not read. Past it the connection is reset (RST), so the peer sees
+   * `ConnectionResetError`, never a clean end after bytes it did not get; an interrupted close
+   * does not wait. Default 5 seconds.
+   */
+  readonly closeTimeout?: Duration.Input | undefined
 }
 
 /**

@@ -5,7 +5,7 @@
 // Every test runs on the live clock (the Node layer needs real time), is bounded
 // by a timeout, and only ever binds 127.0.0.1 port 0.
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import type { Layer } from "effect"
 import * as Os from "node:os"
 import * as Tcp from "../src/Tcp.ts"
@@ -334,14 +334,16 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.oneOf(yield* Deferred.await(failed), ["ConnectionResetError", "BrokenPipeError"])
       }))
 
-    test("maxConnections: extra connections are closed at once and counted as rejected", () =>
+    test("maxConnections: an extra connection is reset at once and counted as rejected, not accepted", () =>
       Effect.gen(function*() {
         const server = yield* Tcp.listen({ maxConnections: 1, shutdownGrace: "100 millis" })
         yield* Effect.forkScoped(server.serve(() => Effect.never))
         yield* Tcp.connect({ port: server.address.port })
         yield* eventually(server.stats, (stats) => stats.active === 1)
         const extra = yield* Tcp.connect({ port: server.address.port })
-        assert.strictEqual(yield* readAll(extra), "")
+        // a reset, which a client cannot mistake for a served connection that closed at once
+        const error = yield* Effect.flip(readAll(extra))
+        assert.strictEqual(error._tag, "ConnectionResetError")
         const stats = yield* eventually(server.stats, (stats) => stats.rejected === 1)
         assert.deepStrictEqual(stats, { active: 1, accepted: 1, rejected: 1 })
       }))
@@ -473,6 +475,122 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.strictEqual(mine.receiveBufferSize, 16 * 1024 * factor)
         assert.strictEqual(mine.sendBufferSize, 32 * 1024 * factor)
         assert.strictEqual((yield* accepted.options).reusePort, true)
+      }))
+    test("bytesRead counts what arrived, whether or not the stream was read yet", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* server.accept
+        yield* client.write(encode("0123456789"))
+        // nobody reads: the bytes are received all the same
+        assert.strictEqual(yield* eventually(accepted.bytesRead, (n) => n === 10), 10)
+        const read = yield* reader(accepted)
+        assert.strictEqual(decode(yield* read.read(10)), "0123456789")
+        assert.strictEqual(yield* accepted.bytesRead, 10)
+      }))
+
+    test("readLimit: no more than the limit is read ahead of a consumer that does not read, however small", () =>
+      Effect.gen(function*() {
+        const readLimit = 1000
+        const total = 256 * 1024
+        const server = yield* Tcp.listen({ readLimit })
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* server.accept
+        const writer = yield* Effect.forkChild(Effect.andThen(client.write(new Uint8Array(total).fill(1)), client.end))
+        const ahead = yield* eventually(accepted.bytesRead, (n) => n > 0)
+        yield* Effect.sleep(200)
+        assert.isAtMost(yield* accepted.bytesRead, readLimit, `read ahead ${ahead}`)
+        // every batch the stream delivers stays within the limit, and everything arrives
+        const sizes = { total: 0, largest: 0 }
+        yield* Stream.runForEachArray(accepted.stream, (chunks) =>
+          Effect.sync(() => {
+            const batch = chunks.reduce((n, chunk) => n + chunk.length, 0)
+            sizes.total += batch
+            sizes.largest = Math.max(sizes.largest, batch)
+          }))
+        assert.strictEqual(sizes.total, total)
+        assert.isAtMost(sizes.largest, readLimit)
+        yield* Fiber.join(writer)
+      }))
+
+    test("a readLimit, port or buffer size out of range fails with OSError (EINVAL), naming it", () =>
+      Effect.gen(function*() {
+        for (const readLimit of [0, -1, 1.5]) {
+          const listening = yield* Effect.flip(Tcp.listen({ readLimit }))
+          assert.strictEqual(listening._tag, "OSError")
+          assert.strictEqual(listening.code, "EINVAL")
+          assert.strictEqual(listening.errno, errno.EINVAL)
+          assert.include(listening.message, `readLimit must be a whole number of bytes from 1, not ${readLimit}`)
+        }
+        const server = yield* Tcp.listen()
+        const connecting = yield* Effect.flip(Tcp.connect({ port: server.address.port, readLimit: 0 }))
+        assert.strictEqual(connecting.code, "EINVAL")
+        assert.strictEqual(connecting.syscall, "connect")
+        assert.strictEqual((yield* Effect.flip(Tcp.connect({ port: 70000 }))).code, "EINVAL")
+        assert.strictEqual((yield* Effect.flip(Tcp.listen({ port: -1 }))).code, "EINVAL")
+        assert.strictEqual((yield* Effect.flip(Tcp.listen({ maxConnections: 0 }))).code, "EINVAL")
+        assert.strictEqual((yield* Effect.flip(Tcp.connect({ port: 1, sendBufferSize: 0 }))).code, "EINVAL")
+      }))
+
+    test("a second reader while the first waits is a defect that says so; the first reads on", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* server.accept
+        const first = yield* Effect.forkChild(readAll(accepted))
+        yield* Effect.sleep(50)
+        const second = yield* Effect.exit(Stream.runDrain(accepted.stream))
+        assert.isTrue(Exit.hasDies(second), "a second reader must die")
+        const defect = Exit.isFailure(second) ? Cause.squash(second.cause) : undefined
+        assert.match(String(defect), /another fiber is already reading/)
+        yield* client.write(encode("still mine"))
+        yield* client.end
+        assert.strictEqual(yield* Fiber.join(first), "still mine")
+      }))
+
+    test("connections that arrived before serve started get their handler, and the grace, at shutdown", () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const server = yield* Tcp.listen({ shutdownGrace: "5 seconds" }).pipe(Scope.provide(scope))
+        const clients = yield* Effect.forEach([1, 2, 3], () => Tcp.connect({ port: server.address.port }))
+        for (const client of clients) yield* client.write(encode("early"))
+        yield* eventually(server.stats, (stats) => stats.accepted === 3)
+        const started = yield* Deferred.make<void>()
+        yield* server.serve((connection) =>
+          Effect.gen(function*() {
+            yield* Deferred.succeed(started, undefined)
+            const read = yield* reader(connection)
+            yield* connection.write(yield* read.read(5))
+          })
+        ).pipe(Effect.forkIn(scope))
+        // the server shuts down as soon as serve has started its first handler
+        yield* Deferred.await(started)
+        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+        for (const client of clients) assert.strictEqual(yield* readAll(client), "early")
+        yield* Fiber.join(closing)
+      }))
+
+    test("closeTimeout: a close waits that long for a peer that does not read, then resets; nothing is lost silently", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen({ readLimit: 16 * 1024 })
+        const scope = yield* Scope.make()
+        const client = yield* Tcp.connect({ port: server.address.port, closeTimeout: "200 millis" }).pipe(
+          Scope.provide(scope)
+        )
+        const accepted = yield* server.accept
+        // more than the peer's buffers hold: the write waits for a reader that does not come
+        yield* Effect.forkChild(Effect.exit(client.write(new Uint8Array(8 * 1024 * 1024).fill(2))))
+        yield* Effect.sleep(100)
+        const started = yield* Clock.currentTimeMillis
+        yield* Scope.close(scope, Exit.void)
+        assert.isBelow((yield* Clock.currentTimeMillis) - started, 2_000, "the close waited past its timeout")
+        const written = yield* client.bytesWritten
+        // every byte written arrived before a clean end, or the peer sees the reset
+        const outcome = yield* Stream.runFold(accepted.stream, () => 0, (n, chunk) => n + chunk.length).pipe(
+          Effect.map((n) => n === written ? "all, then a clean end" : `${n} of ${written}, then a clean end`),
+          Effect.catchTag("ConnectionResetError", () => Effect.succeed("reset"))
+        )
+        assert.oneOf(outcome, ["all, then a clean end", "reset"])
       }))
   })
 }

@@ -1,0 +1,146 @@
+// The options of `connect` and `listen`, resolved once for both layers: the
+// defaults, what a bad value fails with, and the rules both apply alike. A
+// setting's meaning lives here, so the Node layer and the fakes cannot drift.
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as OSError from "../OSError.ts"
+import type { ConnectOptions, ListenOptions, SocketSettings } from "../Tcp.ts"
+import * as Errors from "./errors.ts"
+
+export const defaults = {
+  host: "127.0.0.1",
+  /** asyncio's `limit` */
+  readLimit: 64 * 1024,
+  /** the seed's */
+  backlog: 100,
+  shutdownGrace: Duration.seconds(10),
+  closeTimeout: Duration.seconds(5)
+} as const
+
+/** The longest delay a Node timer holds (about 24.8 days); a longer one would fire after 1 ms. */
+const maxTimerMillis = 2 ** 31 - 1
+
+/** A duration as a timer's milliseconds: at least 1, at most what a timer holds. */
+export const timerMillis = (duration: Duration.Input): number =>
+  Math.min(maxTimerMillis, Math.max(1, Math.round(Duration.toMillis(duration))))
+
+/** A duration that may be zero (a grace period or a flush that need not wait). */
+const waitMillis = (duration: Duration.Input): number =>
+  Math.min(maxTimerMillis, Math.max(0, Math.round(Duration.toMillis(duration))))
+
+export interface Settings {
+  readonly noDelay: boolean
+  readonly keepAlive: boolean
+  /** The idle time before the first keepalive probe; 0: the kernel's. */
+  readonly keepAliveInitialDelay: number
+  /** Bytes read ahead of the consumer, at most: reading pauses there. */
+  readonly readLimit: number
+  /**
+   * Bytes a write may leave waiting in the process before the writer suspends (Node's writable
+   * highWaterMark). Node's default (16 KiB) is below one read (64 KiB), so every large chunk would
+   * pause and resume the reader even when the kernel took it at once; twice the read limit (at
+   * least 128 KiB) lets a read's worth through, and stays bounded.
+   */
+  readonly writeBufferSize: number
+  readonly receiveBufferSize: number | undefined
+  readonly sendBufferSize: number | undefined
+  /** How long closing waits for written bytes to leave the process before it resets the connection. */
+  readonly closeTimeoutMillis: number
+}
+
+export interface Connect {
+  /** As asked, for errors: Node's name the host as asked too. */
+  readonly host: string
+  readonly port: number
+  readonly timeoutMillis: number | undefined
+  readonly localAddress: string | undefined
+  readonly settings: Settings
+}
+
+export interface Listen {
+  readonly host: string
+  readonly port: number
+  readonly backlog: number
+  readonly reusePort: boolean
+  readonly maxConnections: number | undefined
+  readonly idleTimeoutMillis: number | undefined
+  readonly graceMillis: number
+  readonly settings: Settings
+}
+
+const isWhole = (n: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER): boolean =>
+  Number.isInteger(n) && n >= minimum && n <= maximum
+
+/** The first setting that is out of range, as the detail of an EINVAL. */
+const invalidSetting = (settings: SocketSettings): string | undefined => {
+  const { readLimit, receiveBufferSize, sendBufferSize } = settings
+  if (readLimit !== undefined && !isWhole(readLimit, 1)) {
+    return `readLimit must be a whole number of bytes from 1, not ${readLimit}`
+  }
+  if (receiveBufferSize !== undefined && !isWhole(receiveBufferSize, 1, 2 ** 30)) {
+    return `receiveBufferSize must be a whole number of bytes from 1, not ${receiveBufferSize}`
+  }
+  if (sendBufferSize !== undefined && !isWhole(sendBufferSize, 1, 2 ** 30)) {
+    return `sendBufferSize must be a whole number of bytes from 1, not ${sendBufferSize}`
+  }
+  return undefined
+}
+
+const resolveSettings = (settings: SocketSettings): Settings => {
+  const keepAlive = settings.keepAlive
+  const readLimit = settings.readLimit ?? defaults.readLimit
+  return {
+    noDelay: settings.noDelay ?? true,
+    keepAlive: keepAlive !== undefined && keepAlive !== false,
+    keepAliveInitialDelay: keepAlive === undefined || typeof keepAlive === "boolean"
+      ? 0
+      : Math.round(Duration.toMillis(keepAlive)),
+    readLimit,
+    writeBufferSize: 2 * Math.max(readLimit, defaults.readLimit),
+    receiveBufferSize: settings.receiveBufferSize,
+    sendBufferSize: settings.sendBufferSize,
+    closeTimeoutMillis: waitMillis(settings.closeTimeout ?? defaults.closeTimeout)
+  }
+}
+
+/** `connect`'s options with their defaults, or an EINVAL naming what is out of range. */
+export const connect = (options: ConnectOptions): Effect.Effect<Connect, OSError.ConnectError> =>
+  Effect.suspend(() => {
+    const host = options.host ?? defaults.host
+    const port = options.port
+    const invalid = !isWhole(port, 0, 65535) ? `port must be from 0 to 65535, not ${port}` : invalidSetting(options)
+    if (invalid !== undefined) return Effect.fail(Errors.invalid("connect", host, port, invalid))
+    return Effect.succeed({
+      host,
+      port,
+      timeoutMillis: options.timeout === undefined ? undefined : timerMillis(options.timeout),
+      localAddress: options.localAddress,
+      settings: resolveSettings(options)
+    })
+  })
+
+/** `listen`'s options with their defaults, or an EINVAL naming what is out of range. */
+export const listen = (options: ListenOptions = {}): Effect.Effect<Listen, OSError.ListenError> =>
+  Effect.suspend(() => {
+    const host = options.host ?? defaults.host
+    const port = options.port ?? 0
+    const { backlog = defaults.backlog, maxConnections } = options
+    const invalid = !isWhole(port, 0, 65535)
+      ? `port must be from 0 to 65535, not ${port}`
+      : !isWhole(backlog, 0)
+      ? `backlog must be a whole number from 0, not ${backlog}`
+      : maxConnections !== undefined && !isWhole(maxConnections, 1)
+      ? `maxConnections must be a whole number from 1, not ${maxConnections}`
+      : invalidSetting(options)
+    if (invalid !== undefined) return Effect.fail(Errors.invalid("listen", host, port, invalid))
+    return Effect.succeed({
+      host,
+      port,
+      backlog,
+      reusePort: options.reusePort ?? false,
+      maxConnections,
+      idleTimeoutMillis: options.idleTimeout === undefined ? undefined : timerMillis(options.idleTimeout),
+      graceMillis: waitMillis(options.shutdownGrace ?? defaults.shutdownGrace),
+      settings: resolveSettings(options)
+    })
+  })
