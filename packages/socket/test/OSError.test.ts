@@ -7,6 +7,18 @@ import * as OSError from "../src/OSError.ts"
 
 const errno = Os.constants.errno
 
+// a socket read under Effect.timeout: both TimeoutErrors can come out of it
+const read = (ours: boolean): Effect.Effect<string, OSError.TimeoutError | Cause.TimeoutError> =>
+  ours
+    ? Effect.fail(new OSError.TimeoutError({ errno: errno.ETIMEDOUT, code: "ETIMEDOUT", syscall: "read" }))
+    : Effect.timeout(Effect.never, "1 millis")
+
+// what a program does under catchTag: isOSError tells the two apart
+const tell = (ours: boolean) =>
+  read(ours).pipe(
+    Effect.catchTag("TimeoutError", (error) => Effect.succeed(OSError.isOSError(error) ? "socket" : "effect"))
+  )
+
 describe("OSError", () => {
   it("a message in Python's form, with the running OS's errno and the address", () => {
     const error = OSError.fromCode("ECONNREFUSED", { syscall: "connect", host: "127.0.0.1", port: 8888 })
@@ -50,15 +62,6 @@ describe("OSError", () => {
 
   it.live("under catchTag(\"TimeoutError\"), isOSError tells ours from Effect's", () =>
     Effect.gen(function*() {
-      // a socket read under Effect.timeout: both TimeoutErrors can come out of it
-      const read = (ours: boolean): Effect.Effect<string, OSError.TimeoutError | Cause.TimeoutError> =>
-        ours
-          ? Effect.fail(new OSError.TimeoutError({ errno: errno.ETIMEDOUT, code: "ETIMEDOUT", syscall: "read" }))
-          : Effect.timeout(Effect.never, "1 millis")
-      const tell = (ours: boolean) =>
-        read(ours).pipe(
-          Effect.catchTag("TimeoutError", (error) => Effect.succeed(OSError.isOSError(error) ? "socket" : "effect"))
-        )
       assert.strictEqual(yield* tell(true), "socket")
       assert.strictEqual(yield* tell(false), "effect")
     }))

@@ -7,15 +7,16 @@ import { contract } from "./contract.ts"
 contract("Node (loopback)", Tcp.layer)
 contract("fake network", Tcp.layerTest)
 
+const ids = (layer: typeof Tcp.layer) =>
+  Effect.gen(function*() {
+    const server = yield* Tcp.listen()
+    const client = yield* Tcp.connect({ port: server.address.port })
+    const accepted = yield* server.accept
+    return [client.id, accepted.id]
+  }).pipe(Effect.scoped, Effect.provide(layer))
+
 it.live("connection ids are unique in the process, across both layers", () =>
   Effect.gen(function*() {
-    const ids = (layer: typeof Tcp.layer) =>
-      Effect.gen(function*() {
-        const server = yield* Tcp.listen()
-        const client = yield* Tcp.connect({ port: server.address.port })
-        const accepted = yield* server.accept
-        return [client.id, accepted.id]
-      }).pipe(Effect.scoped, Effect.provide(layer))
     const all = [...(yield* ids(Tcp.layer)), ...(yield* ids(Tcp.layerTest)), ...(yield* ids(Tcp.layerTest))]
     assert.strictEqual(new Set(all).size, all.length, `ids: ${all.join(", ")}`)
   }).pipe(Effect.timeout("10 seconds")))
