@@ -19,14 +19,15 @@ import type { SocketOptions } from "./SocketOptions.ts"
  * @category models
  */
 export interface Connection {
-  /** A number unique among this process's connections, for logs. */
+  /** A number unique among this process's connections (on both layers), for logs. */
   readonly id: number
   readonly remoteAddress: Address
   readonly localAddress: Address
   /**
    * The bytes the peer sends, pulled from the socket: nothing more than the
    * read limit is read ahead of the consumer. The peer's FIN ends the stream;
-   * it is not an error. This is the socket's one read side: run it once.
+   * it is not an error. This is the socket's one read side: one reader at a time (run it again once the
+   * first run ended); a second fiber pulling while another waits is a defect, as in asyncio.
    */
   readonly stream: Stream.Stream<Uint8Array, ReadError>
   /** Writes bytes; suspends while the socket's send buffer is full (backpressure). */
@@ -50,7 +51,7 @@ export interface Connection {
   readonly reset: Effect.Effect<void>
   /** The socket's live options, read from the kernel. */
   readonly options: Effect.Effect<SocketOptions>
-  /** Bytes received so far. */
+  /** Bytes received so far: arrived from the peer, whether or not `stream` has delivered them yet. */
   readonly bytesRead: Effect.Effect<number>
   /** Bytes written so far. */
   readonly bytesWritten: Effect.Effect<number>

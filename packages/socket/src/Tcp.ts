@@ -14,7 +14,7 @@ import type { Address } from "./Address.ts"
 import type { Connection } from "./Connection.ts"
 import { FakeNetwork } from "./FakeNetwork.ts"
 import * as FakeTcp from "./internal/fake.ts"
-import * as NodeTcp from "./internal/node.ts"
+import * as NodeTcp from "./internal/node/index.ts"
 import type { AcceptError, ConnectError, ListenError } from "./OSError.ts"
 
 /**
@@ -28,7 +28,10 @@ export interface SocketSettings {
   readonly noDelay?: boolean | undefined
   /** SO_KEEPALIVE: `true`, or the idle time before the first probe. Default off. */
   readonly keepAlive?: boolean | Duration.Input | undefined
-  /** Bytes read ahead of the consumer before reading pauses (asyncio's `limit`). Default 64 KiB. */
+  /**
+   * The most bytes read ahead of the consumer: reading pauses there (asyncio's `limit`), and no batch of
+   * `stream` is larger. A whole number from 1; anything else fails with `OSError` (EINVAL). Default 64 KiB.
+   */
   readonly readLimit?: number | undefined
   /** SO_RCVBUF to ask the kernel for. Default: the kernel's. */
   readonly receiveBufferSize?: number | undefined
@@ -71,9 +74,10 @@ export interface ListenOptions extends SocketSettings {
   /** SO_REUSEPORT, so several processes can share the port. Default `false`. */
   readonly reusePort?: boolean | undefined
   /**
-   * Connections beyond this are closed at once and counted as rejected. Default: no limit but the
-   * process's file descriptors: on Linux the Node layer also caps connections at what the open-files
-   * limit leaves room for, and logs what it turns away as `TooManyOpenFilesError`.
+   * Connections beyond this are reset at once (the client sees `ConnectionResetError`) and counted as
+   * rejected. A whole number from 1. Default: no limit but the process's file descriptors: on Linux the
+   * Node layer also caps connections at what the open-files limit leaves room for, and logs what it turns
+   * away as `TooManyOpenFilesError`.
    */
   readonly maxConnections?: number | undefined
   /** A connection with no traffic either way for this long fails its reads with `TimeoutError`. Default: none. */
@@ -89,11 +93,11 @@ export interface ListenOptions extends SocketSettings {
  * @category models
  */
 export interface ServerStats {
-  /** Connections open now. */
+  /** Accepted connections open now, whether a handler, `accept`'s caller or nobody yet holds them. */
   readonly active: number
-  /** Connections accepted since the server started. */
+  /** Connections the server took since it started, for `accept` or `serve`; rejected ones are not among them. */
   readonly accepted: number
-  /** Connections closed at once because `maxConnections` (or the descriptor budget) was reached. */
+  /** Connections reset at once because `maxConnections` (or the descriptor budget) was reached. */
   readonly rejected: number
 }
 

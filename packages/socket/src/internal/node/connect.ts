@@ -1,0 +1,70 @@
+// `Tcp.connect` on node:net: the connection is owned by the caller's scope from
+// the moment it exists, and a connect that fails, times out or is interrupted
+// reports only once its handle is gone.
+import * as Effect from "effect/Effect"
+import * as Net from "node:net"
+import type { Connection } from "../../Connection.ts"
+import type * as OSError from "../../OSError.ts"
+import type { ConnectOptions } from "../../Tcp.ts"
+import * as Errors from "../errors.ts"
+import * as Settings from "../settings.ts"
+import { NodeConnection } from "./connection.ts"
+import * as Socket from "./socket.ts"
+
+export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
+  const { host, localAddress, port, settings, timeoutMillis } = yield* Settings.connect(options)
+  let connection: NodeConnection | undefined
+  // The finalizer comes first, so no interruption can leave an open socket unowned.
+  yield* Effect.addFinalizer((exit) => connection === undefined ? Effect.void : connection.close(exit))
+  return yield* Effect.callback<Connection, OSError.ConnectError>((resume) => {
+    let error: OSError.ConnectError | undefined
+    let cancelled: (() => void) | undefined
+    const socket = Net.createConnection({
+      host,
+      port,
+      allowHalfOpen: true,
+      // a Duplex option net.Socket passes on (@types/node leaves it out)
+      ...({ writableHighWaterMark: settings.writeBufferSize } as {}),
+      noDelay: settings.noDelay,
+      keepAlive: settings.keepAlive,
+      keepAliveInitialDelay: settings.keepAliveInitialDelay,
+      ...(localAddress !== undefined ? { localAddress } : {})
+    })
+    const timer = timeoutMillis === undefined ? undefined : setTimeout(() => {
+      error = Errors.connectTimedOut(host, port, timeoutMillis)
+      socket.destroy()
+    }, timeoutMillis)
+    const cleanup = () => {
+      if (timer !== undefined) clearTimeout(timer)
+      socket.off("connect", onConnect)
+      socket.off("error", onError)
+      socket.off("close", onClose)
+    }
+    function onConnect() {
+      cleanup()
+      connection = new NodeConnection(socket, settings)
+      // a client's own address (its ephemeral port) is worth keeping: read both now, while the kernel has them
+      void connection.localAddress
+      Socket.rememberPeer(socket)
+      resume(Effect.succeed(connection))
+    }
+    function onError(cause: Error) {
+      error ??= Errors.fromNode("connect", cause, { host, port })
+    }
+    function onClose() {
+      // Failed, timed out or cancelled: report only once the handle is gone.
+      cleanup()
+      socket.on("error", Socket.ignore)
+      if (cancelled !== undefined) return cancelled()
+      resume(Effect.fail(error ?? Errors.connect("ECONNABORTED", host, port)))
+    }
+    socket.on("connect", onConnect)
+    socket.on("error", onError)
+    socket.on("close", onClose)
+    return Effect.callback<void>((resumeCancel) => {
+      cancelled = () => resumeCancel(Effect.void)
+      if (timer !== undefined) clearTimeout(timer)
+      socket.destroy()
+    })
+  })
+})

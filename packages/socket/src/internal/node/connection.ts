@@ -1,0 +1,460 @@
+// One connection of the Node layer: one object per socket, its methods on the
+// prototype, effects built when asked for.
+//
+// Reading: the socket flows ('data' events) into a small array queue; once the
+// queue holds `readLimit` bytes the socket is paused (a chunk larger than the
+// room left is split, its rest put back in Node's stream), and the next pull
+// takes every queued chunk as one batch and resumes it. A pull that finds
+// nothing waits for the next chunk, which is handed to it directly. No copies,
+// no Effect per chunk beyond the one the batch is delivered in.
+//
+// Writing: `socket.write` returning true costs nothing more; false suspends the
+// writer until 'drain'. Closing ends the socket once Node has flushed (at most
+// `closeTimeout`, then a reset) and waits for its handle to be gone.
+import type { NonEmptyReadonlyArray } from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Pull from "effect/Pull"
+import type * as Sink from "effect/Sink"
+import * as SinkModule from "effect/Sink"
+import * as Stream from "effect/Stream"
+import type * as Net from "node:net"
+import type { Address } from "../../Address.ts"
+import type { Connection } from "../../Connection.ts"
+import { copy } from "../../Connection.ts"
+import type * as OSError from "../../OSError.ts"
+import type { SocketOptions } from "../../SocketOptions.ts"
+import * as Errors from "../errors.ts"
+import { nextConnectionId } from "../ids.ts"
+import type * as Settings from "../settings.ts"
+import * as Sockopt from "../sockopt.ts"
+import { Copy, remove } from "./copy.ts"
+import type { IdleSweep } from "./idle.ts"
+import * as Socket from "./socket.ts"
+
+type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
+
+type Batch = NonEmptyReadonlyArray<Uint8Array>
+
+const doneEffect = Cause.done()
+const voidResult: Effect.Effect<void> = Effect.void
+const sinkEnd: Sink.End<void> = [undefined]
+
+function onFinishThenDestroy(this: Net.Socket): void {
+  this.destroy()
+}
+const resetUnflushed = (socket: Net.Socket): void => {
+  if (!socket.destroyed) socket.resetAndDestroy()
+}
+
+/** What waits for a socket's 'drain': a suspended write, or a copy into it. */
+type DrainWaiter = Resume<void, OSError.WriteError> | Copy
+
+/** The Node implementation of `Connection`. */
+export class NodeConnection implements Connection, Socket.Owner {
+  readonly id = nextConnectionId()
+  readonly socket: Net.Socket
+  readonly settings: Settings.Settings
+  // read side
+  queue: Array<Uint8Array> | undefined = undefined
+  queued = 0
+  paused = false
+  eof = false
+  readError: OSError.ReadError | undefined = undefined
+  readWaiter: Resume<Batch, OSError.ReadError | Cause.Done> | undefined = undefined
+  received = 0
+  // write side
+  sent = 0
+  drainWaiters: Array<DrainWaiter> | undefined = undefined
+  /** The first error the socket emitted. */
+  failure: unknown = undefined
+  /** Set when the idle timeout closed the socket: what a waiting write fails with. */
+  timedOut: OSError.WriteError | undefined = undefined
+  /** While set, chunks go straight to the copy's destination: no queue, no Effect per chunk. */
+  copy: Copy | undefined = undefined
+  /** Copies from other connections into this one: they end when this socket closes. */
+  inbound: Array<Copy> | undefined = undefined
+  // lifecycle
+  closed = false
+  closeWaiters: Array<() => void> | undefined = undefined
+  flushTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** When the last byte went either way, on the idle sweep's clock. */
+  activeAt: number
+  /** What else must know the socket closed: the listener that accepted it. */
+  readonly forget: ((socket: Net.Socket) => void) | undefined
+  readonly idle: IdleSweep | undefined
+  private local: Address | undefined = undefined
+  private pullEffect: Effect.Effect<Batch, OSError.ReadError | Cause.Done> | undefined = undefined
+  private streamValue: Stream.Stream<Uint8Array, OSError.ReadError> | undefined = undefined
+  private sinkValue: Sink.Sink<void, Uint8Array, never, OSError.WriteError> | undefined = undefined
+
+  constructor(
+    socket: Net.Socket,
+    settings: Settings.Settings,
+    idle?: IdleSweep | undefined,
+    forget?: ((socket: Net.Socket) => void) | undefined
+  ) {
+    this.socket = socket
+    this.settings = settings
+    this.idle = idle
+    this.activeAt = idle === undefined ? 0 : idle.now
+    this.forget = forget
+    Socket.own(socket, this)
+    Socket.applySettings(socket, settings)
+    socket.resume()
+    // Closed before it was wrapped: settle now, 'close' will not come again.
+    if (socket.closed) this.onClose()
+  }
+
+  // Node caches the peer's address once read (`rememberPeer`, or on connect): built again on each call, not
+  // kept a second time for every idle connection.
+  get remoteAddress(): Address {
+    const socket = this.socket
+    return Socket.toAddress(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
+  }
+
+  // Unlike the peer's, Node forgets the socket's own address once its handle is gone: this one is kept.
+  get localAddress(): Address {
+    const socket = this.socket
+    return this.local ??= Socket.toAddress(socket.localAddress, socket.localPort, socket.localFamily)
+  }
+
+  // --- events ----------------------------------------------------------------
+
+  onData(chunk: Buffer): void {
+    const copy = this.copy
+    if (copy !== undefined) {
+      this.received += chunk.length
+      this.touch()
+      return copy.send(chunk)
+    }
+    const room = this.settings.readLimit - this.queued
+    if (chunk.length > room) {
+      // Node reads 64 KiB at a time: what exceeds the read limit goes back to Node's stream, unread, until
+      // the consumer makes room.
+      this.pauseReading()
+      this.socket.unshift(chunk.subarray(room))
+      if (room <= 0) return
+      chunk = chunk.subarray(0, room)
+    }
+    this.received += chunk.length
+    this.touch()
+    const resume = this.readWaiter
+    if (resume !== undefined) {
+      this.readWaiter = undefined
+      resume(Effect.succeed([chunk]))
+      return
+    }
+    ;(this.queue ??= []).push(chunk)
+    this.queued += chunk.length
+    if (this.queued >= this.settings.readLimit) this.pauseReading()
+  }
+
+  onEnd(): void {
+    this.eof = true
+    this.wakeReader()
+  }
+
+  onError(error: Error): void {
+    if (this.failure === undefined) this.failure = error
+    if (this.readError === undefined && !this.eof) this.readError = Errors.fromNode("read", error, this.remoteAddress)
+    this.wakeReader()
+    this.failWriters()
+  }
+
+  onDrain(): void {
+    this.settleDrainWaiters(undefined)
+  }
+
+  /** The idle sweep's check: no traffic either way for the idle timeout closes the socket. */
+  checkIdle(now: number, limit: number, idleMillis: number): void {
+    if (now - this.activeAt < limit || this.closed) return
+    const socket = this.socket
+    if (this.paused && !socket.writableNeedDrain) {
+      // Our consumer is behind for its own reasons, not the peer: no traffic is our doing. Start again.
+      // (Behind because its writes wait for this peer to read, the silence is the peer's: time it out.)
+      this.activeAt = now
+      return
+    }
+    const timedOut = Errors.idle(this.remoteAddress, idleMillis)
+    if (this.readError === undefined && !this.eof) this.readError = timedOut.read
+    this.timedOut = timedOut.write
+    this.wakeReader()
+    socket.destroy()
+  }
+
+  onClose(): void {
+    const socket = this.socket
+    this.closed = true
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer)
+    // Closed here (reset, scope closed, idle timeout) before the peer's FIN: a pending read must not hang.
+    if (this.readError === undefined && !this.eof) this.readError = Errors.closedLocally(this.remoteAddress)
+    this.wakeReader()
+    this.failWriters()
+    const inbound = this.inbound
+    if (inbound !== undefined) {
+      this.inbound = undefined
+      const error = this.writeFailure()
+      for (let i = 0; i < inbound.length; i++) inbound[i].finish(error)
+    }
+    Socket.disown(socket)
+    socket.off("finish", onFinishThenDestroy)
+    if (this.forget !== undefined) this.forget(socket)
+    const waiters = this.closeWaiters
+    if (waiters === undefined) return
+    this.closeWaiters = undefined
+    for (let i = 0; i < waiters.length; i++) waiters[i]()
+  }
+
+  // --- state -----------------------------------------------------------------
+
+  /** A byte went one way or the other: the idle sweep starts counting again. */
+  touch(): void {
+    if (this.idle !== undefined) this.activeAt = this.idle.now
+  }
+
+  pauseReading(): void {
+    if (this.paused) return
+    this.paused = true
+    this.socket.pause()
+  }
+
+  resumeReading(): void {
+    if (!this.paused) return
+    this.paused = false
+    if (!this.socket.destroyed) this.socket.resume()
+  }
+
+  wakeReader(): void {
+    if (this.copy !== undefined) this.copy.readEnded()
+    const resume = this.readWaiter
+    if (resume === undefined) return
+    this.readWaiter = undefined
+    resume(this.readError !== undefined ? Effect.fail(this.readError) : doneEffect)
+  }
+
+  /** The error for a write that was waiting when the socket failed or closed. */
+  writeFailure(): OSError.WriteError {
+    if (this.timedOut !== undefined) return this.timedOut
+    const failure = this.failure as { readonly code?: unknown } | undefined
+    const code = failure?.code
+    if (failure === undefined || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END") {
+      return Errors.brokenPipe(this.remoteAddress, "connection closed")
+    }
+    return Errors.fromNode("write", failure, this.remoteAddress)
+  }
+
+  failWriters(): void {
+    if (this.drainWaiters !== undefined && this.drainWaiters.length > 0) this.settleDrainWaiters(this.writeFailure())
+  }
+
+  /** Wakes what waits for 'drain': on `failure` writes fail and copies into this socket end with it. */
+  settleDrainWaiters(failure: OSError.WriteError | undefined): void {
+    const waiters = this.drainWaiters
+    if (waiters === undefined || waiters.length === 0) return
+    this.drainWaiters = undefined
+    const result = failure === undefined ? voidResult : Effect.fail(failure)
+    for (let i = 0; i < waiters.length; i++) {
+      const waiter = waiters[i]
+      if (!(waiter instanceof Copy)) waiter(result)
+      else if (failure === undefined) waiter.drained()
+      else waiter.finish(failure)
+    }
+  }
+
+  waitForDrain(waiter: DrainWaiter): void {
+    ;(this.drainWaiters ??= []).push(waiter)
+  }
+
+  unwritable(): OSError.WriteError | undefined {
+    const socket = this.socket
+    return socket.destroyed
+      ? Errors.brokenPipe(this.remoteAddress, "connection closed")
+      : socket.writableEnded
+      ? Errors.brokenPipe(this.remoteAddress, "write after end")
+      : undefined
+  }
+
+  // --- reading ---------------------------------------------------------------
+
+  take(): Batch {
+    const batch = this.queue as unknown as Batch
+    this.queue = undefined
+    this.queued = 0
+    this.resumeReading()
+    return batch
+  }
+
+  /** One primitive per pull: resumed at once when something is queued, otherwise by the next event. */
+  get pull(): Effect.Effect<Batch, OSError.ReadError | Cause.Done> {
+    return this.pullEffect ??= Effect.callback<Batch, OSError.ReadError | Cause.Done>((resume) => {
+      if (this.queue !== undefined) return resume(Effect.succeed(this.take()))
+      if (this.readError !== undefined) return resume(Effect.fail(this.readError))
+      if (this.eof) return resume(doneEffect)
+      // asyncio raises here too: two readers would each get some of the bytes, in no order anyone chose
+      if (this.readWaiter !== undefined || this.copy !== undefined) return resume(Effect.die(secondReader(this.id)))
+      this.readWaiter = resume
+      // paused by a chunk larger than the room left, whose rest went back to Node's stream: read it now
+      if (this.paused) this.resumeReading()
+      return Effect.sync(() => {
+        if (this.readWaiter === resume) this.readWaiter = undefined
+      })
+    })
+  }
+
+  get stream(): Stream.Stream<Uint8Array, OSError.ReadError> {
+    return this.streamValue ??= Stream.fromPull(Effect.succeed(this.pull))
+  }
+
+  // --- writing ---------------------------------------------------------------
+
+  get awaitDrain(): Effect.Effect<void, OSError.WriteError> {
+    return Effect.callback<void, OSError.WriteError>((resume) => {
+      const socket = this.socket
+      if (socket.destroyed) return resume(Effect.fail(this.writeFailure()))
+      if (!socket.writableNeedDrain) return resume(voidResult)
+      this.waitForDrain(resume)
+      return Effect.sync(() => remove(this.drainWaiters, resume))
+    })
+  }
+
+  write(bytes: Uint8Array): Effect.Effect<void, OSError.WriteError> {
+    return Effect.suspend(() => this.writeNow([bytes]))
+  }
+
+  /** Writes a batch now; the returned effect waits for 'drain' only when Node's buffer is full. */
+  writeNow(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, OSError.WriteError> {
+    if (chunks.length === 0) return voidResult
+    const error = this.unwritable()
+    if (error !== undefined) return Effect.fail(error)
+    const socket = this.socket
+    this.touch()
+    let ok: boolean
+    if (chunks.length === 1) {
+      this.sent += chunks[0].length
+      ok = socket.write(chunks[0])
+    } else {
+      ok = true
+      socket.cork()
+      for (let i = 0; i < chunks.length; i++) {
+        this.sent += chunks[i].length
+        ok = socket.write(chunks[i]) && ok
+      }
+      socket.uncork()
+    }
+    return ok ? voidResult : this.awaitDrain
+  }
+
+  writeAll(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, OSError.WriteError> {
+    return Effect.suspend(() => this.writeNow(chunks))
+  }
+
+  // Each pulled batch is written from inside the flatMap continuation: no extra effect per batch.
+  get sink(): Sink.Sink<void, Uint8Array, never, OSError.WriteError> {
+    return this.sinkValue ??= SinkModule.fromTransform((upstream) =>
+      upstream.pipe(
+        Effect.flatMap((chunks) => this.writeNow(chunks)),
+        Effect.forever({ disableYield: true }),
+        Pull.catchDone(() => Effect.succeed(sinkEnd))
+      )
+    )
+  }
+
+  get end(): Effect.Effect<void, OSError.WriteError> {
+    return Effect.callback<void, OSError.WriteError>((resume) => {
+      const socket = this.socket
+      if (socket.writableFinished) return resume(voidResult)
+      if (socket.destroyed) return resume(Effect.fail(this.writeFailure()))
+      const cleanup = () => {
+        socket.off("finish", onFinish)
+        socket.off("close", onGone)
+      }
+      const onFinish = () => {
+        cleanup()
+        resume(voidResult)
+      }
+      const onGone = () => {
+        cleanup()
+        resume(socket.writableFinished ? voidResult : Effect.fail(this.writeFailure()))
+      }
+      socket.on("finish", onFinish)
+      socket.on("close", onGone)
+      if (!socket.writableEnded) socket.end()
+      return Effect.sync(cleanup)
+    })
+  }
+
+  get reset(): Effect.Effect<void> {
+    return Effect.sync(() => resetUnflushed(this.socket))
+  }
+
+  get options(): Effect.Effect<SocketOptions> {
+    return Effect.sync(() => Sockopt.read(this.socket))
+  }
+
+  get bytesRead(): Effect.Effect<number> {
+    return Effect.sync(() => this.received)
+  }
+
+  get bytesWritten(): Effect.Effect<number> {
+    return Effect.sync(() => this.sent)
+  }
+
+  // --- copying ---------------------------------------------------------------
+
+  copyTo(destination: Connection): Effect.Effect<number, OSError.ReadError | OSError.WriteError> {
+    if (!(destination instanceof NodeConnection)) return copy(this, destination)
+    return Effect.callback<number, OSError.ReadError | OSError.WriteError>((resume) => {
+      if (this.readWaiter !== undefined || this.copy !== undefined) return resume(Effect.die(secondReader(this.id)))
+      const out = destination.socket
+      if (out.destroyed || out.writableEnded) return resume(Effect.fail(destination.writeFailure()))
+      const running = new Copy(this, destination, resume)
+      if (destination !== this) (destination.inbound ??= []).push(running)
+      // what was read ahead first, then straight from the socket
+      const queued = this.queue
+      this.queue = undefined
+      this.queued = 0
+      this.copy = running
+      if (queued !== undefined) {
+        for (let i = 0; i < queued.length && !running.done; i++) running.send(queued[i])
+      }
+      if (!running.waitingForDrain) this.resumeReading()
+      if (this.readError !== undefined || this.eof) running.readEnded()
+      return Effect.sync(() => running.cleanup())
+    })
+  }
+
+  // --- closing ---------------------------------------------------------------
+
+  /**
+   * Starts closing. Nothing of ours waiting in Node's buffer: at once (the kernel flushes its own).
+   * Otherwise once Node has flushed, within `closeTimeout`; past it, or on interruption, with a reset,
+   * so the peer never mistakes what it got for everything.
+   */
+  shut(interrupted: boolean): void {
+    const socket = this.socket
+    if (this.closed || socket.destroyed) return
+    if (socket.writableLength === 0) return void socket.destroy()
+    const wait = this.settings.closeTimeoutMillis
+    if (interrupted || wait === 0) return resetUnflushed(socket)
+    this.flushTimer ??= setTimeout(resetUnflushed, wait, socket)
+    socket.on("finish", onFinishThenDestroy)
+    if (!socket.writableEnded) socket.end()
+  }
+
+  /** The scope finalizer: closes the socket (see `shut`) and waits until its handle is gone. */
+  close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      if (this.closed) return resume(voidResult)
+      ;(this.closeWaiters ??= []).push(() => resume(voidResult))
+      this.shut(Exit.hasInterrupts(exit))
+    })
+  }
+}
+
+/** A second reader is a bug in the program, not a network event: a defect that says what happened. */
+const secondReader = (id: number): Error =>
+  new Error(
+    `Connection ${id}: another fiber is already reading this connection's stream (a connection has one reader)`
+  )

@@ -1,0 +1,345 @@
+// `Tcp.listen` on node:net: one `NodeListener` object per listening socket, in
+// one of four phases, owning every socket it accepted until that socket closes.
+//
+//   binding ──► listening ──► stopped ──► closed
+//
+// binding: `listen()` has not answered yet. listening: connections are taken,
+// by a running `serve` at once, or queued for `accept`. stopped: the listening
+// socket is closing, new connections are refused, handlers drain within the
+// grace period. closed: Node's server handle is gone.
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as References from "effect/References"
+import type * as Scope from "effect/Scope"
+import * as Net from "node:net"
+import type { Address } from "../../Address.ts"
+import { format as formatAddress } from "../../Address.ts"
+import type { Connection } from "../../Connection.ts"
+import type * as OSError from "../../OSError.ts"
+import type { ListenOptions, Server, ServerStats } from "../../Tcp.ts"
+import * as Descriptors from "../descriptors.ts"
+import * as Errors from "../errors.ts"
+import * as Logs from "../logs.ts"
+import * as Settings from "../settings.ts"
+import { NodeConnection } from "./connection.ts"
+import { remove } from "./copy.ts"
+import { IdleSweep } from "./idle.ts"
+import * as Socket from "./socket.ts"
+
+type Phase = "binding" | "listening" | "stopped" | "closed"
+
+interface AcceptWaiter {
+  readonly deliver: (socket: Net.Socket) => void
+  readonly fail: (error: OSError.AcceptError) => void
+  readonly stopped: () => void
+}
+
+export class NodeListener {
+  phase: Phase = "binding"
+  address: Address
+  accepted = 0
+  rejected = 0
+  readonly options: Settings.Listen
+  readonly server: Net.Server
+  /** Every socket accepted and not yet closed, wherever it is owned: closed at shutdown. */
+  readonly live = new Set<Net.Socket>()
+  /** Accepted, waiting for `accept` or `serve`. */
+  readonly pending: Array<Net.Socket> = []
+  /** The fibers of running handlers (`serve`): interrupted once the grace period is over. */
+  readonly handling = new Set<Fiber.Fiber<unknown, unknown>>()
+  readonly idle: IdleSweep | undefined
+  /** Connections beyond this are reset: `maxConnections`, or what the open-files limit leaves room for. */
+  readonly cap: number | undefined
+  readonly descriptors: Descriptors.Budget | undefined
+  private waiters: Array<AcceptWaiter> = []
+  /** The running `serve` calls: each takes connections as they are accepted, in turn. */
+  private readonly serving: Array<(socket: Net.Socket) => void> = []
+  private turn = 0
+  /** Shutdown's waits: the last handler finished; the last socket closed. */
+  private onIdle: (() => void) | undefined = undefined
+  private onDrained: (() => void) | undefined = undefined
+  private readonly runFork: (effect: Effect.Effect<void>) => void
+  private droppedUnlogged = 0
+  private lastDropLog = 0
+
+  constructor(options: Settings.Listen, context: Context.Context<never>) {
+    this.options = options
+    this.runFork = Effect.runForkWith(context)
+    this.address = { host: options.host, port: options.port, family: Net.isIPv6(options.host) ? "IPv6" : "IPv4" }
+    this.server = Net.createServer({
+      allowHalfOpen: true,
+      pauseOnConnect: true,
+      highWaterMark: options.settings.writeBufferSize
+    })
+    const descriptors = Descriptors.budget()
+    const max = options.maxConnections
+    this.descriptors = descriptors
+    this.cap = descriptors === undefined || (max !== undefined && max <= descriptors.connections)
+      ? max
+      : descriptors.connections
+    this.idle = options.idleTimeoutMillis === undefined ? undefined : new IdleSweep(
+      options.idleTimeoutMillis,
+      () => Array.from(this.live, Socket.ownerOfSocket)
+    )
+    const forget = this.forget
+    this.onUnclaimedClose = function(this: Net.Socket) {
+      forget(this)
+    }
+    this.server.on("connection", this.onConnection)
+    this.server.on("error", this.onError)
+    this.server.on("close", this.onClose)
+  }
+
+  // --- events ----------------------------------------------------------------
+
+  private readonly onConnection = (socket: Net.Socket): void => {
+    if (this.phase !== "listening") return void socket.on("error", Socket.ignore).destroy()
+    // Node caches the addresses on first read: read them now, before a reset can take them from the kernel.
+    // (A peer that reset before accept() returned is already unknown: its address reads as unknown:0.)
+    Socket.rememberPeer(socket)
+    if (this.cap !== undefined && this.live.size >= this.cap) return this.reject(socket)
+    this.accepted++
+    this.live.add(socket)
+    // A running `serve` takes it at once (several take turns): no Effect between accept and handler.
+    const serving = this.serving
+    if (serving.length > 0) return serving[this.turn++ % serving.length](socket)
+    socket.on("error", Socket.ignore)
+    socket.on("close", this.onUnclaimedClose)
+    const waiter = this.waiters.shift()
+    if (waiter !== undefined) waiter.deliver(socket)
+    else this.pending.push(socket)
+  }
+
+  private readonly onError = (cause: Error): void => {
+    if (this.phase === "binding") return // `bind` reports it
+    const error = Errors.fromNode("accept", cause, this.address)
+    const waiter = this.waiters.shift()
+    if (waiter !== undefined) waiter.fail(error)
+    else this.runFork(Logs.acceptFailure(error, formatAddress(this.address)))
+  }
+
+  private readonly onClose = (): void => {
+    this.phase = "closed"
+    this.drained()
+  }
+
+  /** One 'close' listener for every unclaimed socket (Node calls it with the socket as `this`). */
+  private readonly onUnclaimedClose: (this: Net.Socket) => void
+
+  /** Over the cap: a reset, which the client cannot mistake for a connection served and closed at once. */
+  private reject(socket: Net.Socket): void {
+    this.rejected++
+    socket.on("error", Socket.ignore).resetAndDestroy()
+    const descriptors = this.descriptors
+    if (descriptors === undefined || this.live.size < descriptors.connections) return
+    // Turned away for want of descriptors: logged as the EMFILE it avoids, at most once a second.
+    this.droppedUnlogged++
+    const now = Date.now()
+    if (now - this.lastDropLog < 1_000) return
+    this.lastDropLog = now
+    const detail =
+      `${this.droppedUnlogged} connection(s) turned away: ${this.cap} fit in the limit of ${descriptors.limit} open files`
+    this.droppedUnlogged = 0
+    this.runFork(Logs.acceptFailure(Errors.accept("EMFILE", this.address, detail), formatAddress(this.address)))
+  }
+
+  /** A socket closed: it is no longer the listener's. */
+  readonly forget = (socket: Net.Socket): void => {
+    this.live.delete(socket)
+    remove(this.pending, socket)
+    this.drained()
+  }
+
+  private drained(): void {
+    if (this.live.size === 0 && this.onDrained !== undefined) this.onDrained()
+  }
+
+  /** Wraps an accepted socket: the connection takes over its listeners (one of each a socket). */
+  wrap(socket: Net.Socket): NodeConnection {
+    socket.off("error", Socket.ignore)
+    socket.off("close", this.onUnclaimedClose)
+    return new NodeConnection(socket, this.options.settings, this.idle, this.forget)
+  }
+
+  // --- binding and stopping --------------------------------------------------
+
+  readonly bind: Effect.Effect<Address, OSError.ListenError> = Effect.callback((resume) => {
+    const { backlog, host, port, reusePort } = this.options
+    const server = this.server
+    const cleanup = () => {
+      server.off("listening", onListening)
+      server.off("error", onListenError)
+    }
+    const onListening = () => {
+      cleanup()
+      this.phase = "listening"
+      const bound = server.address() as Net.AddressInfo
+      this.address = { host: bound.address, port: bound.port, family: bound.family === "IPv6" ? "IPv6" : "IPv4" }
+      resume(Effect.succeed(this.address))
+    }
+    const onListenError = (cause: Error) => {
+      cleanup()
+      resume(Effect.fail(Errors.fromNode("listen", cause, { host, port })))
+    }
+    server.on("listening", onListening)
+    server.on("error", onListenError)
+    server.listen({ host, port, backlog, ...(reusePort ? { reusePort: true } : {}) })
+    return Effect.sync(() => {
+      cleanup()
+      // Interrupted while a host name was being looked up: close it if it starts listening anyway.
+      if (!server.listening) server.once("listening", () => server.close())
+    })
+  })
+
+  /** Stops accepting at once: the listening socket closes, connections not yet taken are closed. */
+  stopAccepting(): void {
+    if (this.phase === "stopped" || this.phase === "closed") return
+    this.phase = "stopped"
+    // ('close' follows once every connection is gone, also when never listening.)
+    this.server.close()
+    const stopped = this.waiters
+    this.waiters = []
+    for (const waiter of stopped) waiter.stopped()
+    for (const socket of this.pending.splice(0)) socket.destroy()
+  }
+
+  /** The scope's finalizer: stop, grace for handlers, interrupt the rest, close every socket, release the handle. */
+  readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
+    this.stopAccepting()
+    return this.graceForHandlers.pipe(
+      Effect.andThen(Effect.suspend(() => Fiber.interruptAll(Array.from(this.handling)))),
+      Effect.andThen(this.closeEverySocket),
+      Effect.ensuring(Effect.sync(() => {
+        this.idle?.stop()
+        const server = this.server
+        server.off("connection", this.onConnection)
+        server.off("close", this.onClose)
+        server.off("error", this.onError)
+        server.on("error", Socket.ignore)
+      }))
+    )
+  })
+
+  /** Running handlers may finish within the grace period. */
+  private readonly graceForHandlers: Effect.Effect<void> = Effect.callback((resume) => {
+    if (this.handling.size === 0) return resume(Effect.void)
+    const timer = setTimeout(() => resume(Effect.void), this.options.graceMillis)
+    this.onIdle = () => {
+      clearTimeout(timer)
+      resume(Effect.void)
+    }
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+  /** Every socket still open (accepted but unclaimed, or owned elsewhere) is closed, and the handle released. */
+  private readonly closeEverySocket: Effect.Effect<void> = Effect.callback((resume) => {
+    // Node emits the server's 'close' before libuv has released its handle; two turns of the event loop
+    // later the handle is gone whichever phase closed it.
+    const released = (): void => {
+      setImmediate(() => setImmediate(() => resume(Effect.void)))
+    }
+    for (const socket of this.live) socket.destroy()
+    if (this.live.size === 0 && this.phase === "closed") return released()
+    this.onDrained = () => {
+      if (this.live.size === 0 && this.phase === "closed") released()
+    }
+  })
+
+  // --- taking connections ----------------------------------------------------
+
+  /** Waits for the next connection and hands it to `use` synchronously, so it is owned before anything can interrupt. */
+  private take<A>(use: (socket: Net.Socket) => A): Effect.Effect<A, OSError.AcceptError> {
+    return Effect.callback<A, OSError.AcceptError>((resume) => {
+      const socket = this.pending.shift()
+      if (socket !== undefined) return resume(Effect.succeed(use(socket)))
+      const closed = Effect.fail(Errors.serverClosed(this.address))
+      if (this.phase !== "listening") return resume(closed)
+      const waiter: AcceptWaiter = {
+        deliver: (socket) => resume(Effect.succeed(use(socket))),
+        fail: (error) => resume(Effect.fail(error)),
+        stopped: () => resume(closed)
+      }
+      this.waiters.push(waiter)
+      return Effect.sync(() => remove(this.waiters, waiter))
+    })
+  }
+
+  readonly accept: Effect.Effect<Connection, OSError.AcceptError, Scope.Scope> = Effect.suspend(() => {
+    let connection: NodeConnection | undefined
+    return Effect.addFinalizer((exit) => connection === undefined ? Effect.void : connection.close(exit)).pipe(
+      Effect.andThen(this.take((socket) => connection = this.wrap(socket)))
+    )
+  })
+
+  /**
+   * Each handler runs in a fiber of its own, forked as the connection is accepted, with the connection's log
+   * annotations in its context. What ends the fiber closes the socket (its observer): an idle connection holds
+   * its socket, one object and the handler's own fiber, nothing more.
+   */
+  serve<E, R>(handler: (connection: Connection) => Effect.Effect<unknown, E, R>): Effect.Effect<never, never, R> {
+    return Effect.suspend(() => {
+      // each run of the returned effect serves on its own
+      let start: ((socket: Net.Socket) => void) | undefined
+      return Effect.flatMap(Effect.context<R>(), (context) => {
+        if (this.phase !== "listening") return Effect.interrupt
+        start = (socket) => this.handle(socket, handler, context)
+        // the connections that came before, all at once, then each as it comes (accept errors are logged)
+        for (const socket of this.pending.splice(0)) start(socket)
+        this.serving.push(start)
+        return Effect.never
+      }).pipe(
+        // Whoever stops serving stops the listener: new connections are refused at once. (Around the whole
+        // of it: an interruption while the handlers of earlier connections start must find it in place.)
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            if (start !== undefined) remove(this.serving, start)
+            this.stopAccepting()
+          })
+        )
+      )
+    })
+  }
+
+  private handle<E, R>(
+    socket: Net.Socket,
+    handler: (connection: Connection) => Effect.Effect<unknown, E, R>,
+    context: Context.Context<R>
+  ): void {
+    const connection = this.wrap(socket)
+    const fiberContext = Context.add(context, References.CurrentLogAnnotations, {
+      ...Context.get(context, References.CurrentLogAnnotations),
+      connectionId: connection.id,
+      peer: formatAddress(connection.remoteAddress)
+    })
+    const fiber = Effect.runForkWith(fiberContext)(handler(connection))
+    this.handling.add(fiber)
+    fiber.addObserver((exit) => {
+      this.handling.delete(fiber)
+      connection.shut(Exit.hasInterrupts(exit))
+      if (Exit.isFailure(exit)) Effect.runForkWith(fiberContext)(Logs.handlerFailure(exit.cause))
+      if (this.handling.size === 0 && this.onIdle !== undefined) this.onIdle()
+    })
+  }
+
+  readonly stats: Effect.Effect<ServerStats> = Effect.sync(() => ({
+    active: this.live.size,
+    accepted: this.accepted,
+    rejected: this.rejected
+  }))
+}
+
+export const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefined) {
+  const resolved = yield* Settings.listen(options)
+  const listener = new NodeListener(resolved, yield* Effect.context<never>())
+  yield* Effect.addFinalizer(() => listener.shutdown)
+  const address = yield* listener.bind
+  const server: Server = {
+    address,
+    accept: listener.accept,
+    serve: (handler) => listener.serve(handler),
+    stats: listener.stats
+  }
+  return server
+})

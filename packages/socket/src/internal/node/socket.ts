@@ -1,0 +1,88 @@
+// What the Node layer does to a `net.Socket` itself: the settings it applies, the
+// addresses it reads, and the one listener of each kind every socket shares.
+//
+// A connection's listeners are shared functions that find their connection
+// through a symbol on the socket, not closures per socket: an idle connection
+// costs a handful of fields.
+import type * as Net from "node:net"
+import type { Address } from "../../Address.ts"
+import type * as Settings from "../settings.ts"
+import * as Sockopt from "../sockopt.ts"
+
+/** What the socket's events are delivered to: the connection that owns it. */
+export interface Owner {
+  onData(chunk: Buffer): void
+  onEnd(): void
+  onError(error: Error): void
+  onDrain(): void
+  onClose(): void
+  /** The idle sweep's check (see `idle.ts`). */
+  checkIdle(now: number, limit: number, idleMillis: number): void
+}
+
+const kOwner = Symbol.for("@effect-tcp/socket/NodeConnection")
+
+interface Owned extends Net.Socket {
+  [kOwner]?: Owner
+}
+
+const ownerOf = (socket: Net.Socket): Owner => (socket as Owned)[kOwner]!
+
+function onData(this: Net.Socket, chunk: Buffer): void {
+  ownerOf(this).onData(chunk)
+}
+function onEnd(this: Net.Socket): void {
+  ownerOf(this).onEnd()
+}
+function onError(this: Net.Socket, error: Error): void {
+  ownerOf(this).onError(error)
+}
+function onDrain(this: Net.Socket): void {
+  ownerOf(this).onDrain()
+}
+function onClose(this: Net.Socket): void {
+  ownerOf(this).onClose()
+}
+
+export const ignore = (): void => {}
+
+/** The owner takes the socket's events, one listener of each kind. */
+export const own = (socket: Net.Socket, owner: Owner): void => {
+  ;(socket as Owned)[kOwner] = owner
+  socket.on("data", onData)
+  socket.on("end", onEnd)
+  socket.on("error", onError)
+  socket.on("close", onClose)
+  socket.on("drain", onDrain)
+}
+
+/** The owner lets go once the socket closed; a late error has nowhere to go and is ignored. */
+export const disown = (socket: Net.Socket): void => {
+  socket.off("data", onData)
+  socket.off("end", onEnd)
+  socket.off("error", onError)
+  socket.off("close", onClose)
+  socket.off("drain", onDrain)
+  socket.on("error", ignore)
+}
+
+/** The owner of a socket, where it has one (the listener's idle sweep walks sockets). */
+export const ownerOfSocket = (socket: Net.Socket): Owner | undefined => (socket as Owned)[kOwner]
+
+export const applySettings = (socket: Net.Socket, settings: Settings.Settings): void => {
+  socket.setNoDelay(settings.noDelay)
+  if (settings.keepAlive) socket.setKeepAlive(true, settings.keepAliveInitialDelay)
+  if (settings.receiveBufferSize !== undefined) Sockopt.setReceiveBufferSize(socket, settings.receiveBufferSize)
+  if (settings.sendBufferSize !== undefined) Sockopt.setSendBufferSize(socket, settings.sendBufferSize)
+}
+
+export const toAddress = (host: string | undefined, port: number | undefined, family: string | undefined): Address => ({
+  host: host ?? "unknown",
+  port: port ?? 0,
+  family: family === "IPv6" ? "IPv6" : "IPv4"
+})
+
+/** Reads (and so makes Node cache) a socket's peer address, before a reset can take it from the kernel. */
+export const rememberPeer = (socket: Net.Socket): void => {
+  void socket.remoteFamily
+}
