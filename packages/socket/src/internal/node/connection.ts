@@ -9,8 +9,7 @@
 // no Effect per chunk beyond the one the batch is delivered in.
 //
 // Writing: `socket.write` returning true costs nothing more; false suspends the
-// writer until 'drain'. Closing ends the socket once Node has flushed (at most
-// `closeTimeout`, then a reset) and waits for its handle to be gone.
+// writer until 'drain'. Closing: see closing.ts.
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -29,7 +28,8 @@ import * as Errors from "../errors.ts"
 import { nextConnectionId } from "../ids.ts"
 import type * as Settings from "../settings.ts"
 import * as Sockopt from "../sockopt.ts"
-import { Copy, remove } from "./copy.ts"
+import * as Closing from "./closing.ts"
+import { Copy, remove, startCopy } from "./copy.ts"
 import type { IdleSweep } from "./idle.ts"
 import * as Socket from "./socket.ts"
 
@@ -40,13 +40,6 @@ type Batch = NonEmptyReadonlyArray<Uint8Array>
 const doneEffect = Cause.done()
 const voidResult: Effect.Effect<void> = Effect.void
 const sinkEnd: Sink.End<void> = [undefined]
-
-function onFinishThenDestroy(this: Net.Socket): void {
-  this.destroy()
-}
-const resetUnflushed = (socket: Net.Socket): void => {
-  if (!socket.destroyed) socket.resetAndDestroy()
-}
 
 /** What waits for a socket's 'drain': a suspended write, or a copy into it. */
 type DrainWaiter = Resume<void, OSError.WriteError> | Copy
@@ -199,7 +192,7 @@ export class NodeConnection implements Connection, Socket.Owner {
       for (let i = 0; i < inbound.length; i++) inbound[i].finish(error)
     }
     Socket.disown(socket)
-    socket.off("finish", onFinishThenDestroy)
+    Closing.closed(socket)
     if (this.forget !== undefined) this.forget(socket)
     const waiters = this.closeWaiters
     if (waiters === undefined) return
@@ -362,31 +355,11 @@ export class NodeConnection implements Connection, Socket.Owner {
   }
 
   get end(): Effect.Effect<void, OSError.WriteError> {
-    return Effect.callback<void, OSError.WriteError>((resume) => {
-      const socket = this.socket
-      if (socket.writableFinished) return resume(voidResult)
-      if (socket.destroyed) return resume(Effect.fail(this.writeFailure()))
-      const cleanup = () => {
-        socket.off("finish", onFinish)
-        socket.off("close", onGone)
-      }
-      const onFinish = () => {
-        cleanup()
-        resume(voidResult)
-      }
-      const onGone = () => {
-        cleanup()
-        resume(socket.writableFinished ? voidResult : Effect.fail(this.writeFailure()))
-      }
-      socket.on("finish", onFinish)
-      socket.on("close", onGone)
-      if (!socket.writableEnded) socket.end()
-      return Effect.sync(cleanup)
-    })
+    return Closing.end(this)
   }
 
   get reset(): Effect.Effect<void> {
-    return Effect.sync(() => resetUnflushed(this.socket))
+    return Effect.sync(() => Closing.reset(this.socket))
   }
 
   get options(): Effect.Effect<SocketOptions> {
@@ -407,49 +380,19 @@ export class NodeConnection implements Connection, Socket.Owner {
     if (!(destination instanceof NodeConnection)) return copy(this, destination)
     return Effect.callback<number, OSError.ReadError | OSError.WriteError>((resume) => {
       if (this.readWaiter !== undefined || this.copy !== undefined) return resume(Effect.die(secondReader(this.id)))
-      const out = destination.socket
-      if (out.destroyed || out.writableEnded) return resume(Effect.fail(destination.writeFailure()))
-      const running = new Copy(this, destination, resume)
-      if (destination !== this) (destination.inbound ??= []).push(running)
-      // what was read ahead first, then straight from the socket
-      const queued = this.queue
-      this.queue = undefined
-      this.queued = 0
-      this.copy = running
-      if (queued !== undefined) {
-        for (let i = 0; i < queued.length && !running.done; i++) running.send(queued[i])
-      }
-      if (!running.waitingForDrain) this.resumeReading()
-      if (this.readError !== undefined || this.eof) running.readEnded()
-      return Effect.sync(() => running.cleanup())
+      const running = startCopy(this, destination, resume)
+      return running === undefined ? undefined : Effect.sync(() => running.cleanup())
     })
   }
 
-  // --- closing ---------------------------------------------------------------
+  // --- closing (see closing.ts) -----------------------------------------------
 
-  /**
-   * Starts closing. Nothing of ours waiting in Node's buffer: at once (the kernel flushes its own).
-   * Otherwise once Node has flushed, within `closeTimeout`; past it, or on interruption, with a reset,
-   * so the peer never mistakes what it got for everything.
-   */
   shut(interrupted: boolean): void {
-    const socket = this.socket
-    if (this.closed || socket.destroyed) return
-    if (socket.writableLength === 0) return void socket.destroy()
-    const wait = this.settings.closeTimeoutMillis
-    if (interrupted || wait === 0) return resetUnflushed(socket)
-    this.flushTimer ??= setTimeout(resetUnflushed, wait, socket)
-    socket.on("finish", onFinishThenDestroy)
-    if (!socket.writableEnded) socket.end()
+    Closing.shut(this, interrupted)
   }
 
-  /** The scope finalizer: closes the socket (see `shut`) and waits until its handle is gone. */
   close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
-    return Effect.callback<void>((resume) => {
-      if (this.closed) return resume(voidResult)
-      ;(this.closeWaiters ??= []).push(() => resume(voidResult))
-      this.shut(Exit.hasInterrupts(exit))
-    })
+    return Closing.close(this, exit)
   }
 }
 

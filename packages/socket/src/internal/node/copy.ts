@@ -77,3 +77,25 @@ export class Copy {
     if (this.waitingForDrain) this.drained()
   }
 }
+
+/** Starts copying: what was read ahead first, then straight from the socket. `undefined`: it ended at once. */
+export const startCopy = (
+  source: NodeConnection,
+  target: NodeConnection,
+  resume: Resume<number, OSError.ReadError | OSError.WriteError>
+): Copy | undefined => {
+  const out = target.socket
+  if (out.destroyed || out.writableEnded) return void resume(Effect.fail(target.writeFailure()))
+  const running = new Copy(source, target, resume)
+  if (target !== source) (target.inbound ??= []).push(running)
+  const queued = source.queue
+  source.queue = undefined
+  source.queued = 0
+  source.copy = running
+  if (queued !== undefined) {
+    for (let i = 0; i < queued.length && !running.done; i++) running.send(queued[i])
+  }
+  if (!running.waitingForDrain) source.resumeReading()
+  if (source.readError !== undefined || source.eof) running.readEnded()
+  return running
+}
