@@ -50,7 +50,6 @@ export class Endpoint {
   readError: OSError.ReadError | undefined = undefined
   /** Set when the idle timeout closed this end: what a waiting write fails with. */
   timedOut: OSError.WriteError | undefined = undefined
-  bytesRead = 0
   bytesWritten = 0
   readonly onClose: Array<() => void> = []
   connection: Connection | undefined = undefined
@@ -152,7 +151,6 @@ const makePull = (network: Network, endpoint: Endpoint) =>
       settle(network, link, now)
       if (inbound.buffer.length > 0) {
         const chunks = inbound.buffer as unknown as readonly [Uint8Array, ...Array<Uint8Array>]
-        endpoint.bytesRead += inbound.bufferedBytes
         inbound.buffer = []
         inbound.bufferedBytes = 0
         link.bump()
@@ -209,7 +207,7 @@ export const toConnection = (network: Network, endpoint: Endpoint): Connection =
     end: makeEnd(network, endpoint),
     reset: shutEffect(network, endpoint, "reset"),
     options: Effect.sync(() => optionsOf(endpoint)),
-    bytesRead: Effect.sync(() => endpoint.bytesRead),
+    bytesRead: Effect.sync(() => endpoint.inbound.received),
     bytesWritten: Effect.sync(() => endpoint.bytesWritten)
   }
   endpoint.connection = connection

@@ -29,6 +29,8 @@ export class Flow {
   inflightBytes = 0
   buffer: Array<Uint8Array> = []
   bufferedBytes = 0
+  /** Bytes delivered into the buffer so far: the reader's `bytesRead`, whether or not it pulled them. */
+  received = 0
   /** The writer's FIN arrived: the reader ends after draining the buffer. */
   finArrived = false
   /** The writer closed its socket: writing back is a broken pipe. */
@@ -95,6 +97,7 @@ const deliver = (flow: Flow, segment: Segment): void => {
       if (!flow.readerGone) {
         flow.buffer.push(bytes)
         flow.bufferedBytes += bytes.length
+        flow.received += bytes.length
       }
       break
     }
