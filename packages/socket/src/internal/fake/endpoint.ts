@@ -50,6 +50,8 @@ export class Endpoint {
   readError: OSError.ReadError | undefined = undefined
   /** Set when the idle timeout closed this end: what a waiting write fails with. */
   timedOut: OSError.WriteError | undefined = undefined
+  /** A pull is waiting for bytes: the stream has a reader. */
+  reading = false
   bytesWritten = 0
   readonly onClose: Array<() => void> = []
   connection: Connection | undefined = undefined
@@ -141,9 +143,29 @@ const makeWrite = (network: Network, endpoint: Endpoint) =>
     }
   })
 
+const secondReader = (endpoint: Endpoint) =>
+  Effect.die(
+    new Error(
+      `Connection ${endpoint.id}: another fiber is already reading this connection's stream (a connection has one reader)`
+    )
+  )
+
+/** Waits for the link to change, marked as this connection's one waiting reader. */
+const awaitBytes = (network: Network, endpoint: Endpoint, now: number): Effect.Effect<void> => {
+  const link = endpoint.link
+  endpoint.reading = true
+  return Effect.ensuring(
+    waitChange(link, link.version, now, nextDue(network, link)),
+    Effect.sync(() => {
+      endpoint.reading = false
+    })
+  )
+}
+
 // Everything buffered in one batch: at most the readLimit, which bounds what the flow holds.
 const makePull = (network: Network, endpoint: Endpoint) =>
   Effect.gen(function*() {
+    if (endpoint.reading) return yield* secondReader(endpoint)
     const link = endpoint.link
     const inbound = endpoint.inbound
     while (true) {
@@ -159,7 +181,7 @@ const makePull = (network: Network, endpoint: Endpoint) =>
       if (endpoint.readError !== undefined) return yield* Effect.fail(endpoint.readError)
       if (inbound.resetBeforeEof) return yield* Effect.fail(Errors.read("ECONNRESET", endpoint.remote))
       if (inbound.finArrived) return yield* Cause.done()
-      yield* waitChange(link, link.version, now, nextDue(network, link))
+      yield* awaitBytes(network, endpoint, now)
     }
   })
 
