@@ -31,6 +31,9 @@ export class Listener extends Signal {
   readonly pending: Array<Endpoint> = []
   /** Every accepted end still open, wherever it is owned: closed when the server shuts down. */
   readonly live = new Set<Endpoint>()
+  /** The running `serve` calls: each takes connections as they arrive, in turn. */
+  readonly serving: Array<(endpoint: Endpoint) => void> = []
+  turn = 0
   /** Where handlers and idle watchdogs run: they outlive the listening socket by the grace period. */
   readonly scope: Scope.Closeable
   readonly handlers: FiberSet.FiberSet<unknown, unknown>
@@ -77,7 +80,10 @@ const watchIdle = (network: Network, endpoint: Endpoint, idle: number): Effect.E
     }
   })
 
-/** The listener takes the new connection: queued for `accept` or `serve`, or closed at once past `maxConnections`. */
+/**
+ * The listener takes a new connection: a running `serve` gets it at once, or it waits for
+ * `accept`. Past `maxConnections` it is closed at once and counted as rejected, not accepted.
+ */
 export const arrive = (network: Network, listener: Listener, endpoint: Endpoint, now: number): Effect.Effect<void> => {
   const { idleTimeoutMillis, maxConnections } = listener.options
   if (maxConnections !== undefined && listener.live.size >= maxConnections) {
@@ -91,8 +97,12 @@ export const arrive = (network: Network, listener: Listener, endpoint: Endpoint,
     listener.live.delete(endpoint)
     listener.bump()
   })
-  listener.pending.push(endpoint)
-  listener.bump()
+  if (listener.serving.length > 0) {
+    listener.serving[listener.turn++ % listener.serving.length]!(endpoint)
+  } else {
+    listener.pending.push(endpoint)
+    listener.bump()
+  }
   return idleTimeoutMillis === undefined
     ? Effect.void
     : Effect.asVoid(Effect.forkIn(watchIdle(network, endpoint, idleTimeoutMillis), listener.scope))
@@ -136,25 +146,40 @@ const handle = <E, R>(
   )
 }
 
-/** Runs `handler` for every connection, one at a time as they are queued. */
+/**
+ * Runs `handler` for every connection, as the Node layer does: the connections that came
+ * before are all taken at once, when it starts, then each as it arrives, with no Effect
+ * between arrival and the handler's fiber, so a shutdown cannot find one unhandled.
+ */
 const makeServe = (network: Network, listener: Listener): Server["serve"] =>
 <E, R>(
   handler: (connection: Connection) => Effect.Effect<unknown, E, R>
 ) =>
-  Effect.forever(
-    Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
-        if (!(yield* restore(awaitPending(listener)))) return yield* Effect.interrupt
-        const endpoint = listener.pending.shift()
-        if (endpoint !== undefined) {
-          yield* FiberSet.run(listener.handlers, Effect.interruptible(handle(network, endpoint, handler)))
-        }
-      })
+  Effect.suspend(() => {
+    let start: ((endpoint: Endpoint) => void) | undefined
+    return Effect.flatMap(FiberSet.runtime(listener.handlers)<Exclude<R, Scope.Scope>>(), (run) => {
+      if (listener.phase !== "listening") return Effect.interrupt
+      start = (endpoint) => {
+        run(handle(network, endpoint, handler))
+      }
+      // In place before the first handler runs: whatever arrives meanwhile (a handler runs at once,
+      // and may connect) comes straight here, not to `pending`.
+      listener.serving.push(start)
+      for (const endpoint of listener.pending.splice(0)) start(endpoint)
+      return Effect.never
+    }).pipe(
+      // Whoever stops serving stops the listener: new connections are refused at once.
+      Effect.onInterrupt(() =>
+        Effect.andThen(
+          Effect.sync(() => {
+            const index = start === undefined ? -1 : listener.serving.indexOf(start)
+            if (index >= 0) listener.serving.splice(index, 1)
+          }),
+          stopAccepting(network, listener)
+        )
+      )
     )
-  ).pipe(
-    // Whoever stops serving stops the listener: new connections are refused at once.
-    Effect.onInterrupt(() => stopAccepting(network, listener))
-  ) as Effect.Effect<never, never, R>
+  })
 
 /** Stops accepting at once: new connects are refused, connections not yet taken are closed. */
 const stopAccepting = (network: Network, listener: Listener): Effect.Effect<void> =>
