@@ -71,7 +71,7 @@ export interface ListenOptions extends SocketSettings {
   /** SO_REUSEPORT, so several processes can share the port. Default `false`. */
   readonly reusePort?: boolean | undefined
   /**
-   * Connections beyond this are closed at once and counted as rejected. Default: no limit but the
+   * Connections beyond this are reset at once (RST) and counted as rejected. Default: no limit but the
    * process's file descriptors: on Linux the Node layer also caps connections at what the open-files
    * limit leaves room for, and logs what it turns away as `TooManyOpenFilesError`.
    */
@@ -89,11 +89,11 @@ export interface ListenOptions extends SocketSettings {
  * @category models
  */
 export interface ServerStats {
-  /** Connections open now. */
+  /** Accepted connections open now. */
   readonly active: number
-  /** Connections accepted since the server started. */
+  /** Connections taken by the server since it started (rejected ones excluded). */
   readonly accepted: number
-  /** Connections closed at once because `maxConnections` (or the descriptor budget) was reached. */
+  /** Connections reset at once because `maxConnections` (or, on the Node layer, the descriptor budget) was reached. */
   readonly rejected: number
 }
 

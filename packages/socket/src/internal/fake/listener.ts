@@ -82,13 +82,14 @@ const watchIdle = (network: Network, endpoint: Endpoint, idle: number): Effect.E
 
 /**
  * The listener takes a new connection: a running `serve` gets it at once, or it waits for
- * `accept`. Past `maxConnections` it is closed at once and counted as rejected, not accepted.
+ * `accept`. Past `maxConnections` it is reset at once (an RST, which a client cannot mistake
+ * for a served connection that ended) and counted as rejected, not accepted.
  */
 export const arrive = (network: Network, listener: Listener, endpoint: Endpoint, now: number): Effect.Effect<void> => {
   const { idleTimeoutMillis, maxConnections } = listener.options
   if (maxConnections !== undefined && listener.live.size >= maxConnections) {
     listener.rejected++
-    shut(network, endpoint, "close", now)
+    shut(network, endpoint, "reset", now)
     return Effect.void
   }
   listener.accepted++
