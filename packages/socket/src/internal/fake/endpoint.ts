@@ -55,14 +55,7 @@ export class Endpoint {
   bytesWritten = 0
   readonly onClose: Array<() => void> = []
   connection: Connection | undefined = undefined
-  constructor(options: {
-    readonly link: Link
-    readonly local: Address
-    readonly remote: Address
-    readonly settings: Settings.Settings
-    readonly accepted: boolean
-    readonly reusePort: boolean
-  }) {
+  constructor(options: Pick<Endpoint, "link" | "local" | "remote" | "settings" | "accepted" | "reusePort">) {
     this.link = options.link
     this.local = options.local
     this.remote = options.remote
