@@ -6,6 +6,8 @@
  * `Clock`, so `TestClock` drives it), then lands in the reader's buffer. The
  * bytes in flight and buffered never exceed the reader's `readLimit` (default
  * 64 KiB): a writer to a peer that does not read suspends, as on a real socket.
+ * `Connection.bytesRead` counts bytes as they land in the reader's buffer
+ * (received, whether or not the stream pulled them yet; not while in flight).
  *
  * Faults apply to the whole network, from the moment they are scripted.
  *

@@ -13,7 +13,7 @@ import type * as Scope from "effect/Scope"
 import type { Address } from "./Address.ts"
 import type { Connection } from "./Connection.ts"
 import { FakeNetwork } from "./FakeNetwork.ts"
-import * as FakeTcp from "./internal/fake.ts"
+import * as FakeTcp from "./internal/fake/index.ts"
 import * as NodeTcp from "./internal/node/index.ts"
 import type { AcceptError, ConnectError, ListenError } from "./OSError.ts"
 

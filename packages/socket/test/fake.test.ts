@@ -173,6 +173,28 @@ describe("fake network on the TestClock", () => {
       assert.strictEqual(decode(yield* clientRead.read(9)), "keepalive")
     })))
 
+  it.effect("closing does not wait (closeTimeout): what was written, still in flight, arrives before a clean end", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const server = yield* Tcp.listen()
+      yield* network.latency("1 second")
+      const scope = yield* Scope.make()
+      const connecting = yield* Effect.forkChild(
+        Tcp.connect({ port: server.address.port, closeTimeout: "1 minute" }).pipe(Scope.provide(scope))
+      )
+      yield* TestClock.adjust("1 second")
+      const client = yield* Fiber.join(connecting)
+      const accepted = yield* server.accept
+      yield* client.write(encode("in flight"))
+      // the close returns at once, with nothing waiting in the process
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(yield* accepted.bytesRead, 0)
+      const reading = yield* Effect.forkChild(readAll(accepted))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(reading), "in flight")
+      assert.strictEqual(yield* accepted.bytesRead, yield* client.bytesWritten)
+    })))
+
   it.effect("shutdown grace: handlers get 10 seconds by default, then are interrupted", () =>
     fake(Effect.gen(function*() {
       const scope = yield* Scope.make()

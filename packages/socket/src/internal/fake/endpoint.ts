@@ -1,0 +1,230 @@
+// One end of a fake connection, and the `Connection` it offers: reading
+// (pull), writing, end, reset, options and counters.
+//
+// Where TCP leaves room, the fake does what the Node layer does, and the
+// contract suite (test/contract.ts) holds both to it: closing a scope sends a
+// FIN (also on interruption), `reset` an RST; writing after the peer's close or
+// reset is EPIPE, reading after a reset ECONNRESET, a read cut short by closing
+// one's own end ECONNABORTED. Closing never waits for a flush (`closeTimeout`
+// has nothing to wait for): a write completes only once its bytes are on the
+// wire, which delivers them before the close's FIN.
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import type { Address } from "../../Address.ts"
+import type { Connection } from "../../Connection.ts"
+import { copy } from "../../Connection.ts"
+import type * as OSError from "../../OSError.ts"
+import type { SocketOptions } from "../../SocketOptions.ts"
+import * as Errors from "../errors.ts"
+import { nextConnectionId } from "../ids.ts"
+import type * as Settings from "../settings.ts"
+import type { Network } from "./network.ts"
+import { abortLink, Flow, type Link, nextDue, send, settle, waitChange } from "./wire.ts"
+
+// What Linux reports for a fresh loopback socket, so logs look plausible.
+const defaultReceiveBufferSize = 131_072
+const defaultSendBufferSize = 16_384
+const kernelDoubles = process.platform === "linux"
+
+export class Endpoint {
+  readonly id = nextConnectionId()
+  readonly link: Link
+  readonly local: Address
+  readonly remote: Address
+  readonly settings: Settings.Settings
+  /** Accepted by a listener (SO_REUSEADDR is set on those), rather than connected. */
+  readonly accepted: boolean
+  readonly reusePort: boolean
+  /** What the peer sends us; its capacity is our readLimit. */
+  readonly inbound: Flow
+  /** What we send: the peer's inbound. */
+  outbound!: Flow
+  ended = false
+  closed = false
+  /** Reset by the network (`resetAfter`): writes fail with ECONNRESET. */
+  aborted = false
+  /** Set once, as in Node: the idle timeout, or a read cut short by closing this end. */
+  readError: OSError.ReadError | undefined = undefined
+  /** Set when the idle timeout closed this end: what a waiting write fails with. */
+  timedOut: OSError.WriteError | undefined = undefined
+  /** A pull is waiting for bytes: the stream has a reader. */
+  reading = false
+  bytesWritten = 0
+  readonly onClose: Array<() => void> = []
+  connection: Connection | undefined = undefined
+  constructor(options: Pick<Endpoint, "link" | "local" | "remote" | "settings" | "accepted" | "reusePort">) {
+    this.link = options.link
+    this.local = options.local
+    this.remote = options.remote
+    this.settings = options.settings
+    this.accepted = options.accepted
+    this.reusePort = options.reusePort
+    this.inbound = new Flow(options.settings.readLimit)
+  }
+}
+
+/** Closes one end: `close` is a FIN (and a broken pipe for whoever writes back), `reset` an RST. */
+export const shut = (network: Network, endpoint: Endpoint, kind: "close" | "reset", now: number): void => {
+  if (endpoint.closed) return
+  const link = endpoint.link
+  settle(network, link, now)
+  endpoint.closed = true
+  // What arrived is still read (as from Node's queue); a read waiting for more is cut short.
+  endpoint.inbound.readerGone = true
+  if (!endpoint.inbound.finArrived && endpoint.readError === undefined) {
+    endpoint.readError = Errors.closedLocally(endpoint.remote)
+  }
+  send(network, endpoint, kind, now)
+  settle(network, link, now)
+  link.bump()
+  for (const callback of endpoint.onClose.splice(0)) callback()
+}
+
+export const shutEffect = (network: Network, endpoint: Endpoint, kind: "close" | "reset"): Effect.Effect<void> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => shut(network, endpoint, kind, now)))
+
+const writeFailure = (endpoint: Endpoint): OSError.WriteError | undefined => {
+  if (endpoint.timedOut !== undefined) return endpoint.timedOut
+  if (endpoint.closed) return Errors.brokenPipe(endpoint.remote, "connection closed")
+  if (endpoint.ended) return Errors.brokenPipe(endpoint.remote, "write after end")
+  if (endpoint.inbound.resetArrived || endpoint.inbound.closeArrived) return Errors.write("EPIPE", endpoint.remote)
+  // reset by the network, its RST to us still in flight
+  if (endpoint.aborted) return Errors.write("ECONNRESET", endpoint.remote)
+  return undefined
+}
+
+/** Puts up to `size` bytes of `bytes` from `offset` on the wire; `true` when that crossed `resetAfter`. */
+const sendData = (network: Network, endpoint: Endpoint, bytes: Uint8Array, offset: number, now: number) => {
+  const link = endpoint.link
+  const space = Math.min(endpoint.outbound.space, bytes.length - offset, network.splitSize ?? Infinity)
+  const allowed = link.resetAfter === undefined ? Infinity : link.resetAfter - link.crossed
+  const trips = space >= allowed
+  const size = trips ? allowed : space
+  if (size > 0) {
+    send(network, endpoint, "data", now, bytes.slice(offset, offset + size))
+    endpoint.bytesWritten += size
+    link.crossed += size
+    link.lastActivity = now
+  }
+  if (trips) abortLink(network, link, now)
+  settle(network, link, now)
+  link.bump()
+  return { sent: size, trips }
+}
+
+const makeWrite = (network: Network, endpoint: Endpoint) =>
+  Effect.fnUntraced(function*(bytes: Uint8Array) {
+    const link = endpoint.link
+    let offset = 0
+    while (true) {
+      const now = yield* Clock.currentTimeMillis
+      settle(network, link, now)
+      const failure = writeFailure(endpoint)
+      if (failure !== undefined) return yield* Effect.fail(failure)
+      if (bytes.length === 0) return
+      if (endpoint.outbound.space <= 0) {
+        yield* waitChange(link, link.version, now, nextDue(network, link))
+        continue
+      }
+      const { sent, trips } = sendData(network, endpoint, bytes, offset, now)
+      offset += sent
+      if (trips) return yield* Effect.fail(Errors.write("ECONNRESET", endpoint.remote))
+      if (offset >= bytes.length) return
+    }
+  })
+
+const secondReader = (endpoint: Endpoint) =>
+  Effect.die(
+    new Error(
+      `Connection ${endpoint.id}: another fiber is already reading this connection's stream (a connection has one reader)`
+    )
+  )
+
+/** Waits for the link to change, marked as this connection's one waiting reader. */
+const awaitBytes = (network: Network, endpoint: Endpoint, now: number): Effect.Effect<void> => {
+  const link = endpoint.link
+  endpoint.reading = true
+  return Effect.ensuring(
+    waitChange(link, link.version, now, nextDue(network, link)),
+    Effect.sync(() => {
+      endpoint.reading = false
+    })
+  )
+}
+
+// Everything buffered in one batch: at most the readLimit, which bounds what the flow holds.
+const makePull = (network: Network, endpoint: Endpoint) =>
+  Effect.gen(function*() {
+    if (endpoint.reading) return yield* secondReader(endpoint)
+    const link = endpoint.link
+    const inbound = endpoint.inbound
+    while (true) {
+      const now = yield* Clock.currentTimeMillis
+      settle(network, link, now)
+      if (inbound.buffer.length > 0) {
+        const chunks = inbound.buffer as unknown as readonly [Uint8Array, ...Array<Uint8Array>]
+        inbound.buffer = []
+        inbound.bufferedBytes = 0
+        link.bump()
+        return chunks
+      }
+      if (endpoint.readError !== undefined) return yield* Effect.fail(endpoint.readError)
+      if (inbound.resetBeforeEof) return yield* Effect.fail(Errors.read("ECONNRESET", endpoint.remote))
+      if (inbound.finArrived) return yield* Cause.done()
+      yield* awaitBytes(network, endpoint, now)
+    }
+  })
+
+/** Half-close: a FIN after what was written. */
+const makeEnd = (network: Network, endpoint: Endpoint): Effect.Effect<void, OSError.WriteError> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.suspend(() => {
+      if (endpoint.ended) return Effect.void
+      if (endpoint.closed) return Effect.fail(Errors.brokenPipe(endpoint.remote, "connection closed"))
+      endpoint.ended = true
+      send(network, endpoint, "fin", now)
+      settle(network, endpoint.link, now)
+      endpoint.link.bump()
+      return Effect.void
+    }))
+
+const asKernelReports = (size: number) => kernelDoubles ? size * 2 : size
+
+const optionsOf = (endpoint: Endpoint): SocketOptions => {
+  const { keepAlive, noDelay, receiveBufferSize, sendBufferSize } = endpoint.settings
+  return {
+    reuseAddress: endpoint.accepted,
+    reusePort: endpoint.reusePort,
+    receiveBufferSize: receiveBufferSize === undefined ? defaultReceiveBufferSize : asKernelReports(receiveBufferSize),
+    sendBufferSize: sendBufferSize === undefined ? defaultSendBufferSize : asKernelReports(sendBufferSize),
+    noDelay,
+    keepAlive
+  }
+}
+
+/** The endpoint's `Connection`, made once. */
+export const toConnection = (network: Network, endpoint: Endpoint): Connection => {
+  if (endpoint.connection !== undefined) return endpoint.connection
+  const write = makeWrite(network, endpoint)
+  const pull = makePull(network, endpoint)
+  const connection: Connection = {
+    id: endpoint.id,
+    remoteAddress: endpoint.remote,
+    localAddress: endpoint.local,
+    stream: Stream.fromPull(Effect.succeed(pull)),
+    write,
+    writeAll: (chunks) => Effect.forEach(chunks, write, { discard: true }),
+    sink: Sink.forEach(write),
+    copyTo: (destination) => copy(connection, destination),
+    end: makeEnd(network, endpoint),
+    reset: shutEffect(network, endpoint, "reset"),
+    options: Effect.sync(() => optionsOf(endpoint)),
+    bytesRead: Effect.sync(() => endpoint.inbound.received),
+    bytesWritten: Effect.sync(() => endpoint.bytesWritten)
+  }
+  endpoint.connection = connection
+  return connection
+}

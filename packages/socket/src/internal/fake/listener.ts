@@ -1,0 +1,242 @@
+// A listening socket on the fake network: it takes arriving connections
+// (or resets those past `maxConnections`), hands them to `accept` or to a
+// running `serve`, watches accepted ends for idleness, and shuts down: it
+// stops accepting at once, lets handlers finish within the grace period,
+// then interrupts them and closes every connection it accepted.
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Scope from "effect/Scope"
+import type { Address } from "../../Address.ts"
+import * as Addresses from "../../Address.ts"
+import type { Connection } from "../../Connection.ts"
+import type { ListenOptions, Server, ServerStats } from "../../Tcp.ts"
+import * as Errors from "../errors.ts"
+import * as Logs from "../logs.ts"
+import * as Settings from "../settings.ts"
+import { type Endpoint, shut, shutEffect, toConnection } from "./endpoint.ts"
+import { addressOf, allocatePort, isInvalidHost, notFound, portTaken, resolveHost } from "./hosts.ts"
+import type { Network } from "./network.ts"
+import { settle, Signal, waitChange } from "./wire.ts"
+
+/** `listening`: takes connections; `draining`: refuses new ones while handlers finish; `closed`: shut down. */
+export type Phase = "listening" | "draining" | "closed"
+
+export class Listener extends Signal {
+  phase: Phase = "listening"
+  readonly address: Address
+  readonly options: Settings.Listen
+  /** Accepted ends waiting for `accept` or `serve`. */
+  readonly pending: Array<Endpoint> = []
+  /** Every accepted end still open, wherever it is owned: closed when the server shuts down. */
+  readonly live = new Set<Endpoint>()
+  /** The running `serve` calls: each takes connections as they arrive, in turn. */
+  readonly serving: Array<(endpoint: Endpoint) => void> = []
+  turn = 0
+  /** Where handlers and idle watchdogs run: they outlive the listening socket by the grace period. */
+  readonly scope: Scope.Closeable
+  readonly handlers: FiberSet.FiberSet<unknown, unknown>
+  accepted = 0
+  rejected = 0
+  constructor(
+    address: Address,
+    options: Settings.Listen,
+    scope: Scope.Closeable,
+    handlers: FiberSet.FiberSet<unknown, unknown>
+  ) {
+    super()
+    this.address = address
+    this.options = options
+    this.scope = scope
+    this.handlers = handlers
+  }
+}
+
+/**
+ * The idle timeout of an accepted end, as Node's `socket.setTimeout`: no traffic
+ * either way for that long fails its reads with `TimeoutError` and closes it.
+ * While its own consumer is behind (the buffer full), silence is not the peer's.
+ */
+const watchIdle = (network: Network, endpoint: Endpoint, idle: number): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const link = endpoint.link
+    while (!endpoint.closed) {
+      const now = yield* Clock.currentTimeMillis
+      settle(network, link, now)
+      if (endpoint.closed) return
+      // Our reader behind for its own reasons: not idle. Behind because our writes wait for the peer to read: idle.
+      if (endpoint.inbound.space <= 0 && endpoint.inbound.bufferedBytes > 0 && endpoint.outbound.space > 0) {
+        link.lastActivity = now
+      }
+      const idleAt = link.lastActivity + idle
+      if (now >= idleAt) {
+        const timedOut = Errors.idle(endpoint.remote, idle)
+        if (!endpoint.inbound.finArrived && endpoint.readError === undefined) endpoint.readError = timedOut.read
+        endpoint.timedOut = timedOut.write
+        return shut(network, endpoint, "close", now)
+      }
+      yield* waitChange(link, link.version, now, idleAt)
+    }
+  })
+
+/**
+ * The listener takes a new connection: a running `serve` gets it at once, or it waits for
+ * `accept`. Past `maxConnections` it is reset at once (an RST, which a client cannot mistake
+ * for a served connection that ended) and counted as rejected, not accepted.
+ */
+export const arrive = (network: Network, listener: Listener, endpoint: Endpoint, now: number): Effect.Effect<void> => {
+  const { idleTimeoutMillis, maxConnections } = listener.options
+  if (maxConnections !== undefined && listener.live.size >= maxConnections) {
+    listener.rejected++
+    shut(network, endpoint, "reset", now)
+    return Effect.void
+  }
+  listener.accepted++
+  listener.live.add(endpoint)
+  endpoint.onClose.push(() => {
+    listener.live.delete(endpoint)
+    listener.bump()
+  })
+  if (listener.serving.length > 0) {
+    listener.serving[listener.turn++ % listener.serving.length]!(endpoint)
+  } else {
+    listener.pending.push(endpoint)
+    listener.bump()
+  }
+  return idleTimeoutMillis === undefined
+    ? Effect.void
+    : Effect.asVoid(Effect.forkIn(watchIdle(network, endpoint, idleTimeoutMillis), listener.scope))
+}
+
+/** Waits until the listener has a connection queued (`true`), or stopped accepting (`false`). */
+const awaitPending = (listener: Listener): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    while (true) {
+      if (listener.phase !== "listening") return false
+      if (listener.pending.length > 0) return true
+      yield* waitChange(listener, listener.version, 0, undefined)
+    }
+  })
+
+const makeAccept = (network: Network, listener: Listener): Server["accept"] =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      while (true) {
+        if (!(yield* restore(awaitPending(listener)))) return yield* Effect.fail(Errors.serverClosed(listener.address))
+        const endpoint = listener.pending.shift()
+        if (endpoint === undefined) continue
+        yield* Effect.addFinalizer(() => shutEffect(network, endpoint, "close"))
+        return toConnection(network, endpoint)
+      }
+    })
+  )
+
+/** One connection's handler, in its own scope: what ends it closes the connection; a failure is logged. */
+const handle = <E, R>(
+  network: Network,
+  endpoint: Endpoint,
+  handler: (connection: Connection) => Effect.Effect<unknown, E, R>
+): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
+  const connection = toConnection(network, endpoint)
+  return Effect.addFinalizer(() => shutEffect(network, endpoint, "close")).pipe(
+    Effect.andThen(Effect.suspend(() => handler(connection))),
+    Effect.scoped,
+    Effect.catchCause(Logs.handlerFailure),
+    Effect.annotateLogs({ connectionId: connection.id, peer: Addresses.format(connection.remoteAddress) })
+  )
+}
+
+/**
+ * Runs `handler` for every connection, as the Node layer does: the connections that came
+ * before are all taken at once, when it starts, then each as it arrives, with no Effect
+ * between arrival and the handler's fiber, so a shutdown cannot find one unhandled.
+ */
+const makeServe = (network: Network, listener: Listener): Server["serve"] =>
+<E, R>(
+  handler: (connection: Connection) => Effect.Effect<unknown, E, R>
+) =>
+  Effect.suspend(() => {
+    let start: ((endpoint: Endpoint) => void) | undefined
+    return Effect.flatMap(FiberSet.runtime(listener.handlers)<Exclude<R, Scope.Scope>>(), (run) => {
+      if (listener.phase !== "listening") return Effect.interrupt
+      start = (endpoint) => {
+        run(handle(network, endpoint, handler))
+      }
+      // In place before the first handler runs: whatever arrives meanwhile (a handler runs at once,
+      // and may connect) comes straight here, not to `pending`.
+      listener.serving.push(start)
+      for (const endpoint of listener.pending.splice(0)) start(endpoint)
+      return Effect.never
+    }).pipe(
+      // Whoever stops serving stops the listener: new connections are refused at once.
+      Effect.onInterrupt(() =>
+        Effect.andThen(
+          Effect.sync(() => {
+            const index = start === undefined ? -1 : listener.serving.indexOf(start)
+            if (index >= 0) listener.serving.splice(index, 1)
+          }),
+          stopAccepting(network, listener)
+        )
+      )
+    )
+  })
+
+/** Stops accepting at once: new connects are refused, connections not yet taken are closed. */
+const stopAccepting = (network: Network, listener: Listener): Effect.Effect<void> =>
+  Effect.map(Clock.currentTimeMillis, (now) => {
+    if (listener.phase !== "listening") return
+    listener.phase = "draining"
+    const index = network.listeners.indexOf(listener)
+    if (index >= 0) network.listeners.splice(index, 1)
+    listener.bump()
+    for (const endpoint of listener.pending.splice(0)) shut(network, endpoint, "close", now)
+  })
+
+/** Stops accepting, lets handlers finish within the grace, interrupts the rest, closes every accepted end. */
+const shutdown = (network: Network, listener: Listener): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    yield* stopAccepting(network, listener)
+    yield* Effect.timeoutOption(
+      Effect.interruptible(FiberSet.awaitEmpty(listener.handlers)),
+      listener.options.graceMillis
+    )
+    yield* Scope.close(listener.scope, Exit.void)
+    const later = yield* Clock.currentTimeMillis
+    for (const endpoint of listener.live) shut(network, endpoint, "close", later)
+    listener.phase = "closed"
+  })
+
+const makeServer = (network: Network, listener: Listener): Server => ({
+  address: listener.address,
+  accept: makeAccept(network, listener),
+  serve: makeServe(network, listener),
+  stats: Effect.sync((): ServerStats => ({
+    active: listener.live.size,
+    accepted: listener.accepted,
+    rejected: listener.rejected
+  }))
+})
+
+export const makeListen = (network: Network) =>
+  Effect.fn("Tcp.listen")(function*(options: ListenOptions = {}) {
+    const request = yield* Settings.listen(options)
+    const asked = request.host
+    if (isInvalidHost(asked)) return yield* Effect.fail(notFound(asked))
+    const host = resolveHost(asked)
+    const listener = yield* Effect.acquireRelease(
+      Effect.gen(function*() {
+        if (portTaken(network, host, request.port, request.reusePort)) {
+          return yield* Effect.fail(Errors.listen("EADDRINUSE", "listen", asked, request.port))
+        }
+        const port = request.port === 0 ? allocatePort(network) : request.port
+        const scope = yield* Scope.make()
+        const handlers = yield* FiberSet.make<unknown, unknown>().pipe(Scope.provide(scope))
+        const listener = new Listener(addressOf(host, port), request, scope, handlers)
+        network.listeners.push(listener)
+        return listener
+      }),
+      (listener) => shutdown(network, listener)
+    )
+    return makeServer(network, listener)
+  })
