@@ -285,9 +285,9 @@ export class NodeListener {
       return Effect.flatMap(Effect.context<R>(), (context) => {
         if (this.phase !== "listening") return Effect.interrupt
         start = (socket) => this.handle(socket, handler, context)
-        // the connections that came before, all at once, then each as it comes (accept errors are logged)
-        for (const socket of this.pending.splice(0)) start(socket)
+        // each connection as it comes, and those that came before, all at once (accept errors are logged)
         this.serving.push(start)
+        for (const socket of this.pending.splice(0)) start(socket)
         return Effect.never
       }).pipe(
         // Whoever stops serving stops the listener: new connections are refused at once. (Around the whole
