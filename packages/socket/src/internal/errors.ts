@@ -10,7 +10,7 @@ export type Where = Pick<Address, "host" | "port">
 type Operation = keyof typeof OSError.tagsOf
 
 /** `1.5s`: how our timeouts name their duration. */
-export const seconds = (millis: number): string => `${Number((millis / 1000).toFixed(3))}s`
+const seconds = (millis: number): string => `${Number((millis / 1000).toFixed(3))}s`
 
 const context = (
   syscall: string,

@@ -7,7 +7,7 @@ import type * as OSError from "../OSError.ts"
 import type { ConnectOptions, ListenOptions, SocketSettings } from "../Tcp.ts"
 import * as Errors from "./errors.ts"
 
-export const defaults = {
+const defaults = {
   host: "127.0.0.1",
   /** asyncio's `limit` */
   readLimit: 64 * 1024,
@@ -21,7 +21,7 @@ export const defaults = {
 const maxTimerMillis = 2 ** 31 - 1
 
 /** A duration as a timer's milliseconds: at least 1, at most what a timer holds. */
-export const timerMillis = (duration: Duration.Input): number =>
+const timerMillis = (duration: Duration.Input): number =>
   Math.min(maxTimerMillis, Math.max(1, Math.round(Duration.toMillis(duration))))
 
 /** A duration that may be zero (a grace period or a flush that need not wait). */
