@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as Durations from "./Durations.ts"
+export * as Errors from "./Errors.ts"
 export * as ExitCode from "./ExitCode.ts"
 export * as Heap from "./Heap.ts"
 export * as Logging from "./Logging.ts"
