@@ -32,6 +32,8 @@ export interface Options {
   readonly version: string
   /** The exit code after a graceful shutdown on the first signal (the server: 0, the client: 130). */
   readonly signalExitCode: number
+  /** Exit codes for the app's own errors, by tag, beside the shared ones of `ExitCode`. */
+  readonly exitCodes?: ExitCode.ByTag | undefined
 }
 
 let signal: NodeJS.Signals | undefined
@@ -127,7 +129,7 @@ const teardown = (options: Options): Runtime.Teardown => (exit, onExit) => {
   if (isUsageError(error)) return onExit(ExitCode.codes.usage)
   if (process.env.ECHO_DEBUG === "1") process.stderr.write(Cause.pretty(cause) + "\n")
   report(options.name, error)
-  onExit(ExitCode.of(error))
+  onExit(ExitCode.of(error, options.exitCodes))
 }
 
 /** How long an exit waits for stdout and stderr to drain into a reader that does not read. */
