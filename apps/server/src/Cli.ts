@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Durations, Logging } from "@effect-tcp/runtime"
+import { Flags, Logging } from "@effect-tcp/runtime"
 import { Tcp } from "@effect-tcp/socket"
 import type { OSError } from "@effect-tcp/socket"
 import * as CliError from "effect/cli/CliError"
@@ -34,31 +34,6 @@ export const name = "echo-server"
  */
 export const version = "0.1.0"
 
-const env = (name: string) => `ECHO_${name.toUpperCase().replaceAll("-", "_")}`
-
-const int = (name: string, description: string, fallback: number | undefined, minimum: number, maximum: number) =>
-  Flag.Int(name).pipe(
-    Flag.withDescription(`${description} [default ${fallback ?? "the kernel's"}, env ${env(name)}]`),
-    Flag.withFallbackConfig(Config.Int(env(name))),
-    Flag.withSchema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
-  )
-
-const duration = (name: string, description: string, fallback: string) =>
-  Flag.String(name).pipe(
-    Flag.withDescription(`${description}, in seconds or as "500 millis" [default ${fallback}, env ${env(name)}]`),
-    Flag.withFallbackConfig(Config.String(env(name))),
-    Flag.withDefault(fallback),
-    Flag.filterMap(Durations.parse, Durations.invalid)
-  )
-
-const boolean = (name: string, description: string, fallback: boolean) =>
-  Flag.Boolean(name).pipe(
-    Flag.withDescription(`${description} [default ${fallback}, env ${env(name)}]`),
-    Flag.withFallbackConfig(Config.Boolean(env(name))),
-    Flag.withDefault(fallback)
-  )
-
-const maxInt = 2 ** 31 - 1
 const d = EchoServer.defaults
 
 /**
@@ -67,43 +42,49 @@ const d = EchoServer.defaults
  */
 export const flags = {
   host: Flag.String("host").pipe(
-    Flag.withDescription(`Address to bind; 0.0.0.0 or :: for all interfaces [default ${d.host}, env ECHO_HOST]`),
-    Flag.withFallbackConfig(Config.String("ECHO_HOST")),
+    Flag.withDescription(
+      `Address to bind; 0.0.0.0 or :: for all interfaces [default ${d.host}, env ${Flags.env("host")}]`
+    ),
+    Flag.withFallbackConfig(Config.String(Flags.env("host"))),
     Flag.withSchema(Schema.NonEmptyString),
     Flag.withDefault(d.host)
   ),
-  port: int("port", "Port to listen on; 0 picks a free one", d.port, 0, 65535).pipe(Flag.withDefault(d.port)),
-  backlog: int("backlog", "Pending connections the kernel queues", d.backlog, 1, maxInt).pipe(
-    Flag.withDefault(d.backlog)
+  port: Flags.int("port", "Port to listen on; 0 picks a free one", { default: d.port, minimum: 0, maximum: 65535 }),
+  backlog: Flags.int("backlog", "Pending connections the kernel queues", { default: d.backlog, minimum: 1 }),
+  reusePort: Flags.boolean("reuse-port", "Set SO_REUSEPORT, to share the port with other processes", {
+    default: d.reusePort
+  }),
+  noDelay: Flags.boolean("no-delay", "Set TCP_NODELAY on connections (--no-delay=false for Nagle)", {
+    default: d.noDelay
+  }),
+  recvBufferSize: Flags.int("recv-buffer-size", "SO_RCVBUF to ask for, else the kernel's", { minimum: 1 }).pipe(
+    Flag.optional
   ),
-  reusePort: boolean("reuse-port", "Set SO_REUSEPORT, to share the port with other processes", d.reusePort),
-  noDelay: boolean("no-delay", "Set TCP_NODELAY on connections (--no-delay=false for Nagle)", d.noDelay),
-  recvBufferSize: int("recv-buffer-size", "SO_RCVBUF to ask for", undefined, 1, maxInt).pipe(Flag.optional),
-  sendBufferSize: int("send-buffer-size", "SO_SNDBUF to ask for", undefined, 1, maxInt).pipe(Flag.optional),
-  readLimit: int("read-limit", "Bytes read ahead of the echo before reading pauses", d.readLimit, 1, maxInt).pipe(
-    Flag.withDefault(d.readLimit)
+  sendBufferSize: Flags.int("send-buffer-size", "SO_SNDBUF to ask for, else the kernel's", { minimum: 1 }).pipe(
+    Flag.optional
   ),
-  maxConnections: int(
-    "max-connections",
-    "Connections beyond this are closed at once; 0 for no limit",
-    d.maxConnections,
-    0,
-    maxInt
-  ).pipe(Flag.withDefault(d.maxConnections)),
-  idleTimeout: duration(
-    "idle-timeout",
-    "Time without traffic before a connection is closed (0: never)",
-    String(Duration.toSeconds(d.idleTimeout))
-  ),
-  shutdownTimeout: duration(
-    "shutdown-timeout",
-    "Time open connections may finish after a signal",
-    String(Duration.toSeconds(d.shutdownTimeout))
-  ),
-  workers: int("workers", "Server processes sharing the port with SO_REUSEPORT", 1, 1, 1024).pipe(
-    Flag.withDefault(1)
-  ),
-  statsInterval: duration("stats-interval", "Time between stats log lines (0: on shutdown only)", "0"),
+  readLimit: Flags.int("read-limit", "Bytes read ahead of the echo before reading pauses", {
+    default: d.readLimit,
+    minimum: 1
+  }),
+  maxConnections: Flags.int("max-connections", "Connections beyond this are closed at once; 0 for no limit", {
+    default: d.maxConnections,
+    minimum: 0
+  }),
+  idleTimeout: Flags.duration("idle-timeout", "Time without traffic before a connection is closed (0: never)", {
+    default: String(Duration.toSeconds(d.idleTimeout))
+  }),
+  shutdownTimeout: Flags.duration("shutdown-timeout", "Time open connections may finish after a signal", {
+    default: String(Duration.toSeconds(d.shutdownTimeout))
+  }),
+  workers: Flags.int("workers", "Server processes sharing the port with SO_REUSEPORT", {
+    default: 1,
+    minimum: 1,
+    maximum: 1024
+  }),
+  statsInterval: Flags.duration("stats-interval", "Time between stats log lines (0: on shutdown only)", {
+    default: "0"
+  }),
   logFormat: Logging.formatFlag("ECHO")
 }
 
