@@ -75,7 +75,7 @@ export const flags = {
     default: String(Duration.toSeconds(d.idleTimeout))
   }),
   shutdownTimeout: Flags.duration("shutdown-timeout", "Time open connections may finish after a signal", {
-    default: String(Duration.toSeconds(d.shutdownTimeout))
+    default: String(Duration.toSeconds(d.shutdownGrace))
   }),
   workers: Flags.int("workers", "Server processes sharing the port with SO_REUSEPORT", {
     default: 1,
@@ -96,26 +96,41 @@ export const flags = {
  */
 export type Flags = Command.Command.Config.Infer<typeof flags>
 
+// How a setting reads on the "Serving on" line: durations in seconds, 0 as "off" (the flags' own
+// convention), a size left to the kernel as "default".
+const annotation = ([name, value]: [string, unknown]): [string, unknown] =>
+  Duration.isDuration(value)
+    ? [`${name}Seconds`, Duration.isZero(value) ? "off" : Duration.toSeconds(value)]
+    : Option.isOption(value)
+    ? [name, Option.getOrElse(value, () => "default")]
+    : [name, value === 0 ? "off" : value]
+
 /**
- * The server's options from the flags.
+ * The server's options from the flags. Every flag but `--workers` and
+ * `--log-format` is a setting of the server, logged by its name; a flag named
+ * like its `Tcp.ListenOptions` field (`--read-limit`) reaches `Tcp.listen` as
+ * it is, so only the flags that Tcp names or reads otherwise are listed here.
  *
  * @since 0.1.0
  * @category models
  */
-export const toOptions = (flags: Flags): EchoServer.Options => ({
-  host: flags.host,
-  port: flags.port,
-  backlog: flags.backlog,
-  reusePort: flags.reusePort || flags.workers > 1,
-  noDelay: flags.noDelay,
-  readLimit: flags.readLimit,
-  receiveBufferSize: Option.getOrUndefined(flags.recvBufferSize),
-  sendBufferSize: Option.getOrUndefined(flags.sendBufferSize),
-  maxConnections: flags.maxConnections === 0 ? undefined : flags.maxConnections,
-  idleTimeout: Duration.isZero(flags.idleTimeout) ? undefined : flags.idleTimeout,
-  shutdownTimeout: flags.shutdownTimeout,
-  statsInterval: Duration.isZero(flags.statsInterval) ? undefined : flags.statsInterval
-})
+export const toOptions = (flags: Flags): EchoServer.Options => {
+  const { logFormat: _logFormat, workers: _workers, ...settings } = flags
+  const { idleTimeout, maxConnections, recvBufferSize, sendBufferSize, shutdownTimeout, statsInterval, ...listen } =
+    settings
+  return {
+    listen: {
+      ...listen,
+      receiveBufferSize: Option.getOrUndefined(recvBufferSize),
+      sendBufferSize: Option.getOrUndefined(sendBufferSize),
+      maxConnections: maxConnections === 0 ? undefined : maxConnections,
+      idleTimeout: Duration.isZero(idleTimeout) ? undefined : idleTimeout,
+      shutdownGrace: shutdownTimeout
+    },
+    statsInterval: Duration.isZero(statsInterval) ? undefined : statsInterval,
+    settings: Object.fromEntries(Object.entries(settings).map(annotation))
+  }
+}
 
 const logLevelNames: Record<LogLevel.LogLevel, string> = {
   All: "all",
@@ -127,31 +142,6 @@ const logLevelNames: Record<LogLevel.LogLevel, string> = {
   Fatal: "fatal",
   None: "none"
 }
-
-/**
- * A worker's full command line: every flag explicit (so nothing depends on
- * its environment), on the port the workers share, with SO_REUSEPORT.
- *
- * @since 0.1.0
- * @category workers
- */
-export const workerArgs = (flags: Flags, port: number, logLevel: LogLevel.LogLevel): ReadonlyArray<string> => [
-  `--host=${flags.host}`,
-  `--port=${port}`,
-  `--backlog=${flags.backlog}`,
-  "--reuse-port=true",
-  `--no-delay=${flags.noDelay}`,
-  ...Option.match(flags.recvBufferSize, { onNone: () => [], onSome: (size) => [`--recv-buffer-size=${size}`] }),
-  ...Option.match(flags.sendBufferSize, { onNone: () => [], onSome: (size) => [`--send-buffer-size=${size}`] }),
-  `--read-limit=${flags.readLimit}`,
-  `--max-connections=${flags.maxConnections}`,
-  `--idle-timeout=${Duration.toSeconds(flags.idleTimeout)}`,
-  `--shutdown-timeout=${Duration.toSeconds(flags.shutdownTimeout)}`,
-  `--stats-interval=${Duration.toSeconds(flags.statsInterval)}`,
-  `--workers=1`,
-  `--log-format=${flags.logFormat}`,
-  `--log-level=${logLevelNames[logLevel]}`
-]
 
 /**
  * `--log-level`, else `ECHO_LOG_LEVEL`, else the current minimum level.
@@ -190,20 +180,14 @@ const logLevel: Effect.Effect<LogLevel.LogLevel, CliError.InvalidValue, GlobalFl
 export const command = Command.make(name, flags, (flags) =>
   Effect.gen(function*() {
     const level = yield* logLevel
-    const options = toOptions(flags)
-    // a worker is started with --workers=1: it never starts workers of its own
-    const program: Effect.Effect<never, OSError.ListenError | Workers.WorkerExitError, Tcp.Tcp> = flags.workers > 1
-      ? Workers.run({
-        count: flags.workers,
-        port: flags.port,
-        script: process.argv[1]!,
-        args: (port) => workerArgs(flags, port, level)
-      })
-      : Workers.isWorker()
-      ? EchoServer.run(options, { onListening: Workers.onListening }).pipe(
-        Effect.annotateLogs({ worker: Workers.workerIndex(), pid: process.pid })
-      )
-      : EchoServer.run(options)
+    const program: Effect.Effect<never, OSError.ListenError | Workers.WorkerExitError, Tcp.Tcp> = Workers.isWorker()
+      // a worker reads its parent's command line and environment: only the port they share is the parent's to set
+      ? EchoServer.run(toOptions({ ...flags, port: Workers.port(), reusePort: true }), {
+        onListening: Workers.onListening
+      }).pipe(Effect.annotateLogs({ worker: Workers.workerIndex(), pid: process.pid }))
+      : flags.workers > 1
+      ? Workers.run({ count: flags.workers, port: flags.port, script: process.argv[1]!, args: process.argv.slice(2) })
+      : EchoServer.run(toOptions(flags))
     return yield* program.pipe(
       Effect.provide(Tcp.layer),
       Effect.provide(Logging.layer(flags.logFormat)),

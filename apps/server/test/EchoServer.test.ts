@@ -31,14 +31,16 @@ const fake = <A, E>(
   )
 }
 
-const options = (overrides?: Partial<EchoServer.Options>): EchoServer.Options => ({
-  ...EchoServer.defaults,
-  port: 0,
-  ...overrides
+type Overrides = Tcp.ListenOptions & Pick<EchoServer.Options, "statsInterval" | "settings">
+
+const options = ({ settings, statsInterval, ...listen }: Overrides = {}): EchoServer.Options => ({
+  listen: { ...EchoServer.defaults, port: 0, ...listen },
+  statsInterval,
+  settings
 })
 
 /** Starts the server in the background; returns its fiber and address. */
-const start = (overrides?: Partial<EchoServer.Options>) =>
+const start = (overrides?: Overrides) =>
   Effect.gen(function*() {
     const listening = yield* Deferred.make<Address.Address>()
     const fiber = yield* EchoServer.run(options(overrides), {
@@ -199,15 +201,17 @@ describe("Echo.closedBy", () => {
 })
 
 describe("EchoServer.run", () => {
-  it.effect("logs where it serves, with the listening options as annotations", () =>
+  it.effect("logs where it serves, with the settings as annotations beside the address it got", () =>
     fake((logs) =>
       Effect.gen(function*() {
-        const { port } = yield* start({ maxConnections: 5 })
+        const { port } = yield* start({
+          maxConnections: 5,
+          settings: { port: 0, maxConnections: 5, idleTimeoutSeconds: 300 }
+        })
         const serving = logs.find((entry) => entry.message.startsWith("Serving on "))!
         assert.strictEqual(serving.message, `Serving on 127.0.0.1:${port}`)
         assert.strictEqual(serving.annotations.port, port)
         assert.strictEqual(serving.annotations.host, "127.0.0.1")
-        assert.strictEqual(serving.annotations.backlog, 100)
         assert.strictEqual(serving.annotations.maxConnections, 5)
         assert.strictEqual(serving.annotations.idleTimeoutSeconds, 300)
         assert.isFalse(logs.some((entry) => entry.level === "WARN"))
@@ -269,7 +273,7 @@ describe("EchoServer.run", () => {
   it.effect("shutdown: closes what is still open when the shutdown timeout runs out", () =>
     fake((logs) =>
       Effect.gen(function*() {
-        const { fiber, port } = yield* start({ shutdownTimeout: Duration.seconds(10) })
+        const { fiber, port } = yield* start({ shutdownGrace: Duration.seconds(10) })
         const client = yield* Tcp.connect({ port })
         const echo = yield* Effect.forkChild(Effect.exit(readAll(client)))
         yield* client.write(bytes(10))
