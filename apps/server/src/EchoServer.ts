@@ -16,6 +16,8 @@ import * as Echo from "./Echo.ts"
 import * as Metrics from "./Metrics.ts"
 
 /**
+ * What the server listens with, and what it logs about it.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -100,6 +102,7 @@ export const run: (options: Options, hooks?: Hooks) => Effect.Effect<never, OSEr
       yield* Effect.annotateLogs(Effect.logInfo("Shutting down"), {
         signal: Main.receivedSignal() ?? "none",
         active: stats.active,
+        // unset, Tcp's own grace applies: the same 10 seconds as ours
         shutdownTimeoutSeconds: Duration.toSeconds(options.listen.shutdownGrace ?? defaults.shutdownGrace)
       })
     })
