@@ -1,11 +1,11 @@
 /**
  * The one JSON object `apps/client bench --json` prints on stdout, and its parser.
  *
- * The shape is the client's own `Summary` Schema (apps/client/src/Summary.ts), so the
+ * The shape is the client's own `Summary` Schema (`@effect-tcp/client/Summary`), so the
  * harness and the client cannot drift apart: the bench decodes with it, it does not
  * restate its fields.
  */
-import { Summary } from "@effect-tcp/client/src/Summary.ts"
+import { Summary } from "@effect-tcp/client/Summary"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"

@@ -10,6 +10,7 @@
  *
  * @since 0.1.0
  */
+import { Errors } from "@effect-tcp/runtime"
 import type { Connection, OSError } from "@effect-tcp/socket"
 import { Address, Tcp } from "@effect-tcp/socket"
 import * as Cause from "effect/Cause"
@@ -18,7 +19,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as EchoMismatch from "./EchoMismatchError.ts"
@@ -96,11 +96,7 @@ export const message = (size: number, index: number): Buffer => {
 
 const tagOf = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause)
-  return Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag)
-    ? error._tag
-    : error instanceof Error
-    ? error.name
-    : "UnknownError"
+  return Errors.tagOf(error) ?? (error instanceof Error ? error.name : "UnknownError")
 }
 
 /**

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Durations, Logging } from "@effect-tcp/runtime"
+import { Flags, Logging } from "@effect-tcp/runtime"
 import { Tcp } from "@effect-tcp/socket"
 import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
@@ -14,57 +14,29 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as References from "effect/References"
-import * as Schema from "effect/Schema"
 import * as BenchRun from "./BenchRun.ts"
 import * as Echo from "./Echo.ts"
 import * as Workers from "./Workers.ts"
 
 // Bench-only flags read ECHO_BENCH_*, so that ECHO_WORKERS set for the server does not reshape the load.
-const env = (name: string, prefix = "ECHO") => `${prefix}_${name.toUpperCase().replaceAll("-", "_")}`
-
-const int = (
-  name: string,
-  description: string,
-  fallback: number,
-  minimum: number,
-  maximum = 2 ** 31 - 1,
-  prefix?: string
-) =>
-  Flag.Int(name).pipe(
-    Flag.withSchema(Schema.Int.check(Schema.isBetween({ minimum, maximum }))),
-    Flag.withDescription(`${description} [default ${fallback}, env ${env(name, prefix)}]`),
-    Flag.withFallbackConfig(Config.Int(env(name, prefix))),
-    Flag.withDefault(fallback)
-  )
-
-const seconds = (name: string, description: string, fallback: string, prefix?: string) =>
-  Flag.String(name).pipe(
-    Flag.withMetavar("seconds"),
-    Flag.withDescription(
-      `${description}, in seconds or as "500 millis" [default ${fallback}, env ${env(name, prefix)}]`
-    ),
-    Flag.withFallbackConfig(Config.String(env(name, prefix))),
-    Flag.withDefault(fallback),
-    Flag.filterMap(Durations.parse, Durations.invalid)
-  )
-
-const boolean = (name: string, description: string, prefix?: string) =>
-  Flag.Boolean(name).pipe(
-    Flag.withDescription(`${description} [env ${env(name, prefix)}]`),
-    Flag.withFallbackConfig(Config.Boolean(env(name, prefix))),
-    Flag.withDefault(false)
-  )
+const benchOnly = { prefix: "ECHO_BENCH" }
 
 const target = {
   host: Flag.String("host").pipe(
-    Flag.withDescription("Server host [default 127.0.0.1, env ECHO_HOST]"),
-    Flag.withFallbackConfig(Config.String("ECHO_HOST")),
+    Flag.withDescription(`Server host [default 127.0.0.1, env ${Flags.env("host")}]`),
+    Flag.withFallbackConfig(Config.String(Flags.env("host"))),
     Flag.withDefault("127.0.0.1")
   ),
-  port: int("port", "Server port", 8888, 1, 65535),
-  connectTimeout: seconds("connect-timeout", "How long a connect may take", "10"),
-  readLimit: int("read-limit", "Bytes read ahead before reading pauses (asyncio's limit)", 65536, 1),
-  retries: int("retries", "Retries of a refused or timed-out connect, with exponential backoff and jitter", 0, 0),
+  port: Flags.int("port", "Server port", { default: 8888, minimum: 1, maximum: 65535 }),
+  connectTimeout: Flags.duration("connect-timeout", "How long a connect may take", { default: "10" }),
+  readLimit: Flags.int("read-limit", "Bytes read ahead before reading pauses (asyncio's limit)", {
+    default: 65536,
+    minimum: 1
+  }),
+  retries: Flags.int("retries", "Retries of a refused or timed-out connect, with exponential backoff and jitter", {
+    default: 0,
+    minimum: 0
+  }),
   logFormat: Logging.formatFlag("ECHO")
 }
 
@@ -75,19 +47,28 @@ const echoConfig = {
     Argument.withFallbackConfig(Config.String("ECHO_MESSAGE")),
     Argument.withDefault("Hello World!")
   ),
-  stdin: boolean("stdin", "Stream standard input to the server and the echo to standard output"),
-  count: int("count", "How many times to send the message", 1, 1),
-  interval: seconds("interval", "The pause between two messages", "0")
+  stdin: Flags.boolean("stdin", "Stream standard input to the server and the echo to standard output"),
+  count: Flags.int("count", "How many times to send the message", { default: 1, minimum: 1 }),
+  interval: Flags.duration("interval", "The pause between two messages", { default: "0" })
 }
 
 const benchConfig = {
   ...target,
-  connections: int("connections", "Connections, each with one message in flight", 10, 1, undefined, "ECHO_BENCH"),
-  size: int("size", "Bytes a message", 1024, 1, undefined, "ECHO_BENCH"),
-  duration: seconds("duration", "The measured period", "10", "ECHO_BENCH"),
-  warmup: seconds("warmup", "Load before the measured period, not counted", "1", "ECHO_BENCH"),
-  workers: int("workers", "Processes to spread the connections over", 1, 1, 1024, "ECHO_BENCH"),
-  json: boolean("json", "Print the summary as one JSON object on stdout", "ECHO_BENCH"),
+  connections: Flags.int("connections", "Connections, each with one message in flight", {
+    ...benchOnly,
+    default: 10,
+    minimum: 1
+  }),
+  size: Flags.int("size", "Bytes a message", { ...benchOnly, default: 1024, minimum: 1 }),
+  duration: Flags.duration("duration", "The measured period", { ...benchOnly, default: "10" }),
+  warmup: Flags.duration("warmup", "Load before the measured period, not counted", { ...benchOnly, default: "1" }),
+  workers: Flags.int("workers", "Processes to spread the connections over", {
+    ...benchOnly,
+    default: 1,
+    minimum: 1,
+    maximum: 1024
+  }),
+  json: Flags.boolean("json", "Print the summary as one JSON object on stdout", benchOnly),
   worker: Flag.Boolean("worker").pipe(Flag.withHidden, Flag.withDefault(false))
 }
 

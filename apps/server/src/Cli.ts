@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Durations, Logging } from "@effect-tcp/runtime"
+import { Flags, Logging } from "@effect-tcp/runtime"
 import { Tcp } from "@effect-tcp/socket"
 import type { OSError } from "@effect-tcp/socket"
 import * as CliError from "effect/cli/CliError"
@@ -34,31 +34,6 @@ export const name = "echo-server"
  */
 export const version = "0.1.0"
 
-const env = (name: string) => `ECHO_${name.toUpperCase().replaceAll("-", "_")}`
-
-const int = (name: string, description: string, fallback: number | undefined, minimum: number, maximum: number) =>
-  Flag.Int(name).pipe(
-    Flag.withDescription(`${description} [default ${fallback ?? "the kernel's"}, env ${env(name)}]`),
-    Flag.withFallbackConfig(Config.Int(env(name))),
-    Flag.withSchema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
-  )
-
-const duration = (name: string, description: string, fallback: string) =>
-  Flag.String(name).pipe(
-    Flag.withDescription(`${description}, in seconds or as "500 millis" [default ${fallback}, env ${env(name)}]`),
-    Flag.withFallbackConfig(Config.String(env(name))),
-    Flag.withDefault(fallback),
-    Flag.filterMap(Durations.parse, Durations.invalid)
-  )
-
-const boolean = (name: string, description: string, fallback: boolean) =>
-  Flag.Boolean(name).pipe(
-    Flag.withDescription(`${description} [default ${fallback}, env ${env(name)}]`),
-    Flag.withFallbackConfig(Config.Boolean(env(name))),
-    Flag.withDefault(fallback)
-  )
-
-const maxInt = 2 ** 31 - 1
 const d = EchoServer.defaults
 
 /**
@@ -67,43 +42,49 @@ const d = EchoServer.defaults
  */
 export const flags = {
   host: Flag.String("host").pipe(
-    Flag.withDescription(`Address to bind; 0.0.0.0 or :: for all interfaces [default ${d.host}, env ECHO_HOST]`),
-    Flag.withFallbackConfig(Config.String("ECHO_HOST")),
+    Flag.withDescription(
+      `Address to bind; 0.0.0.0 or :: for all interfaces [default ${d.host}, env ${Flags.env("host")}]`
+    ),
+    Flag.withFallbackConfig(Config.String(Flags.env("host"))),
     Flag.withSchema(Schema.NonEmptyString),
     Flag.withDefault(d.host)
   ),
-  port: int("port", "Port to listen on; 0 picks a free one", d.port, 0, 65535).pipe(Flag.withDefault(d.port)),
-  backlog: int("backlog", "Pending connections the kernel queues", d.backlog, 1, maxInt).pipe(
-    Flag.withDefault(d.backlog)
+  port: Flags.int("port", "Port to listen on; 0 picks a free one", { default: d.port, minimum: 0, maximum: 65535 }),
+  backlog: Flags.int("backlog", "Pending connections the kernel queues", { default: d.backlog, minimum: 1 }),
+  reusePort: Flags.boolean("reuse-port", "Set SO_REUSEPORT, to share the port with other processes", {
+    default: d.reusePort
+  }),
+  noDelay: Flags.boolean("no-delay", "Set TCP_NODELAY on connections (--no-delay=false for Nagle)", {
+    default: d.noDelay
+  }),
+  recvBufferSize: Flags.int("recv-buffer-size", "SO_RCVBUF to ask for, else the kernel's", { minimum: 1 }).pipe(
+    Flag.optional
   ),
-  reusePort: boolean("reuse-port", "Set SO_REUSEPORT, to share the port with other processes", d.reusePort),
-  noDelay: boolean("no-delay", "Set TCP_NODELAY on connections (--no-delay=false for Nagle)", d.noDelay),
-  recvBufferSize: int("recv-buffer-size", "SO_RCVBUF to ask for", undefined, 1, maxInt).pipe(Flag.optional),
-  sendBufferSize: int("send-buffer-size", "SO_SNDBUF to ask for", undefined, 1, maxInt).pipe(Flag.optional),
-  readLimit: int("read-limit", "Bytes read ahead of the echo before reading pauses", d.readLimit, 1, maxInt).pipe(
-    Flag.withDefault(d.readLimit)
+  sendBufferSize: Flags.int("send-buffer-size", "SO_SNDBUF to ask for, else the kernel's", { minimum: 1 }).pipe(
+    Flag.optional
   ),
-  maxConnections: int(
-    "max-connections",
-    "Connections beyond this are closed at once; 0 for no limit",
-    d.maxConnections,
-    0,
-    maxInt
-  ).pipe(Flag.withDefault(d.maxConnections)),
-  idleTimeout: duration(
-    "idle-timeout",
-    "Time without traffic before a connection is closed (0: never)",
-    String(Duration.toSeconds(d.idleTimeout))
-  ),
-  shutdownTimeout: duration(
-    "shutdown-timeout",
-    "Time open connections may finish after a signal",
-    String(Duration.toSeconds(d.shutdownTimeout))
-  ),
-  workers: int("workers", "Server processes sharing the port with SO_REUSEPORT", 1, 1, 1024).pipe(
-    Flag.withDefault(1)
-  ),
-  statsInterval: duration("stats-interval", "Time between stats log lines (0: on shutdown only)", "0"),
+  readLimit: Flags.int("read-limit", "Bytes read ahead of the echo before reading pauses", {
+    default: d.readLimit,
+    minimum: 1
+  }),
+  maxConnections: Flags.int("max-connections", "Connections beyond this are closed at once; 0 for no limit", {
+    default: d.maxConnections,
+    minimum: 0
+  }),
+  idleTimeout: Flags.duration("idle-timeout", "Time without traffic before a connection is closed (0: never)", {
+    default: String(Duration.toSeconds(d.idleTimeout))
+  }),
+  shutdownTimeout: Flags.duration("shutdown-timeout", "Time open connections may finish after a signal", {
+    default: String(Duration.toSeconds(d.shutdownGrace))
+  }),
+  workers: Flags.int("workers", "Server processes sharing the port with SO_REUSEPORT", {
+    default: 1,
+    minimum: 1,
+    maximum: 1024
+  }),
+  statsInterval: Flags.duration("stats-interval", "Time between stats log lines (0: on shutdown only)", {
+    default: "0"
+  }),
   logFormat: Logging.formatFlag("ECHO")
 }
 
@@ -115,26 +96,41 @@ export const flags = {
  */
 export type Flags = Command.Command.Config.Infer<typeof flags>
 
+// How a setting reads on the "Serving on" line: durations in seconds, 0 as "off" (the flags' own
+// convention), a size left to the kernel as "default".
+const annotation = ([name, value]: [string, unknown]): [string, unknown] =>
+  Duration.isDuration(value)
+    ? [`${name}Seconds`, Duration.isZero(value) ? "off" : Duration.toSeconds(value)]
+    : Option.isOption(value)
+    ? [name, Option.getOrElse(value, () => "default")]
+    : [name, value === 0 ? "off" : value]
+
 /**
- * The server's options from the flags.
+ * The server's options from the flags. Every flag but `--workers` and
+ * `--log-format` is a setting of the server, logged by its name; a flag named
+ * like its `Tcp.ListenOptions` field (`--read-limit`) reaches `Tcp.listen` as
+ * it is, so only the flags that Tcp names or reads otherwise are listed here.
  *
  * @since 0.1.0
  * @category models
  */
-export const toOptions = (flags: Flags): EchoServer.Options => ({
-  host: flags.host,
-  port: flags.port,
-  backlog: flags.backlog,
-  reusePort: flags.reusePort || flags.workers > 1,
-  noDelay: flags.noDelay,
-  readLimit: flags.readLimit,
-  receiveBufferSize: Option.getOrUndefined(flags.recvBufferSize),
-  sendBufferSize: Option.getOrUndefined(flags.sendBufferSize),
-  maxConnections: flags.maxConnections === 0 ? undefined : flags.maxConnections,
-  idleTimeout: Duration.isZero(flags.idleTimeout) ? undefined : flags.idleTimeout,
-  shutdownTimeout: flags.shutdownTimeout,
-  statsInterval: Duration.isZero(flags.statsInterval) ? undefined : flags.statsInterval
-})
+export const toOptions = (flags: Flags): EchoServer.Options => {
+  const { logFormat: _logFormat, workers: _workers, ...settings } = flags
+  const { idleTimeout, maxConnections, recvBufferSize, sendBufferSize, shutdownTimeout, statsInterval, ...listen } =
+    settings
+  return {
+    listen: {
+      ...listen,
+      receiveBufferSize: Option.getOrUndefined(recvBufferSize),
+      sendBufferSize: Option.getOrUndefined(sendBufferSize),
+      maxConnections: maxConnections === 0 ? undefined : maxConnections,
+      idleTimeout: Duration.isZero(idleTimeout) ? undefined : idleTimeout,
+      shutdownGrace: shutdownTimeout
+    },
+    statsInterval: Duration.isZero(statsInterval) ? undefined : statsInterval,
+    settings: Object.fromEntries(Object.entries(settings).map(annotation))
+  }
+}
 
 const logLevelNames: Record<LogLevel.LogLevel, string> = {
   All: "all",
@@ -146,31 +142,6 @@ const logLevelNames: Record<LogLevel.LogLevel, string> = {
   Fatal: "fatal",
   None: "none"
 }
-
-/**
- * A worker's full command line: every flag explicit (so nothing depends on
- * its environment), on the port the workers share, with SO_REUSEPORT.
- *
- * @since 0.1.0
- * @category workers
- */
-export const workerArgs = (flags: Flags, port: number, logLevel: LogLevel.LogLevel): ReadonlyArray<string> => [
-  `--host=${flags.host}`,
-  `--port=${port}`,
-  `--backlog=${flags.backlog}`,
-  "--reuse-port=true",
-  `--no-delay=${flags.noDelay}`,
-  ...Option.match(flags.recvBufferSize, { onNone: () => [], onSome: (size) => [`--recv-buffer-size=${size}`] }),
-  ...Option.match(flags.sendBufferSize, { onNone: () => [], onSome: (size) => [`--send-buffer-size=${size}`] }),
-  `--read-limit=${flags.readLimit}`,
-  `--max-connections=${flags.maxConnections}`,
-  `--idle-timeout=${Duration.toSeconds(flags.idleTimeout)}`,
-  `--shutdown-timeout=${Duration.toSeconds(flags.shutdownTimeout)}`,
-  `--stats-interval=${Duration.toSeconds(flags.statsInterval)}`,
-  `--workers=1`,
-  `--log-format=${flags.logFormat}`,
-  `--log-level=${logLevelNames[logLevel]}`
-]
 
 /**
  * `--log-level`, else `ECHO_LOG_LEVEL`, else the current minimum level.
@@ -209,20 +180,14 @@ const logLevel: Effect.Effect<LogLevel.LogLevel, CliError.InvalidValue, GlobalFl
 export const command = Command.make(name, flags, (flags) =>
   Effect.gen(function*() {
     const level = yield* logLevel
-    const options = toOptions(flags)
-    // a worker is started with --workers=1: it never starts workers of its own
-    const program: Effect.Effect<never, OSError.ListenError | Workers.WorkerExitError, Tcp.Tcp> = flags.workers > 1
-      ? Workers.run({
-        count: flags.workers,
-        port: flags.port,
-        script: process.argv[1]!,
-        args: (port) => workerArgs(flags, port, level)
-      })
-      : Workers.isWorker()
-      ? EchoServer.run(options, { onListening: Workers.onListening }).pipe(
-        Effect.annotateLogs({ worker: Workers.workerIndex(), pid: process.pid })
-      )
-      : EchoServer.run(options)
+    const program: Effect.Effect<never, OSError.ListenError | Workers.WorkerExitError, Tcp.Tcp> = Workers.isWorker()
+      // a worker reads its parent's command line and environment: only the port they share is the parent's to set
+      ? EchoServer.run(toOptions({ ...flags, port: Workers.port(), reusePort: true }), {
+        onListening: Workers.onListening
+      }).pipe(Effect.annotateLogs({ worker: Workers.workerIndex(), pid: process.pid }))
+      : flags.workers > 1
+      ? Workers.run({ count: flags.workers, port: flags.port, script: process.argv[1]!, args: process.argv.slice(2) })
+      : EchoServer.run(toOptions(flags))
     return yield* program.pipe(
       Effect.provide(Tcp.layer),
       Effect.provide(Logging.layer(flags.logFormat)),

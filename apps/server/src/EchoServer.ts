@@ -16,25 +16,21 @@ import * as Echo from "./Echo.ts"
 import * as Metrics from "./Metrics.ts"
 
 /**
+ * What the server listens with, and what it logs about it.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  readonly host: string
-  readonly port: number
-  readonly backlog: number
-  readonly reusePort: boolean
-  readonly noDelay: boolean
-  readonly readLimit: number
-  readonly receiveBufferSize?: number | undefined
-  readonly sendBufferSize?: number | undefined
-  /** `undefined`: no cap. */
-  readonly maxConnections?: number | undefined
-  /** `undefined`: connections may stay idle for ever. */
-  readonly idleTimeout?: Duration.Duration | undefined
-  readonly shutdownTimeout: Duration.Duration
+  /** What `Tcp.listen` is asked for. */
+  readonly listen: Tcp.ListenOptions
   /** `undefined`: stats are logged on shutdown only. */
   readonly statsInterval?: Duration.Duration | undefined
+  /**
+   * The settings as the user named them (the command line's), for the
+   * "Serving on" line's annotations beside the address.
+   */
+  readonly settings?: Readonly<Record<string, unknown>> | undefined
 }
 
 /**
@@ -53,46 +49,8 @@ export const defaults = {
   readLimit: 65536,
   maxConnections: 10_000,
   idleTimeout: Duration.seconds(300),
-  shutdownTimeout: Duration.seconds(10)
-} as const satisfies Options
-
-/**
- * What `Tcp.listen` is asked for.
- *
- * @since 0.1.0
- * @category models
- */
-export const listenOptions = (options: Options): Tcp.ListenOptions => ({
-  host: options.host,
-  port: options.port,
-  backlog: options.backlog,
-  reusePort: options.reusePort,
-  noDelay: options.noDelay,
-  readLimit: options.readLimit,
-  receiveBufferSize: options.receiveBufferSize,
-  sendBufferSize: options.sendBufferSize,
-  maxConnections: options.maxConnections,
-  idleTimeout: options.idleTimeout,
-  shutdownGrace: options.shutdownTimeout
-})
-
-const seconds = (duration: Duration.Duration | undefined): number | "off" =>
-  duration === undefined ? "off" : Duration.toSeconds(duration)
-
-const listeningAnnotations = (options: Options, address: Address.Address): Record<string, unknown> => ({
-  host: address.host,
-  port: address.port,
-  backlog: options.backlog,
-  reusePort: options.reusePort,
-  noDelay: options.noDelay,
-  readLimit: options.readLimit,
-  recvBufferSize: options.receiveBufferSize ?? "default",
-  sendBufferSize: options.sendBufferSize ?? "default",
-  maxConnections: options.maxConnections ?? "off",
-  idleTimeoutSeconds: seconds(options.idleTimeout),
-  shutdownTimeoutSeconds: seconds(options.shutdownTimeout),
-  statsIntervalSeconds: seconds(options.statsInterval)
-})
+  shutdownGrace: Duration.seconds(10)
+} as const satisfies Tcp.ListenOptions
 
 const logStats = (message: string, server: Tcp.Server): Effect.Effect<void> =>
   Effect.gen(function*() {
@@ -124,11 +82,11 @@ export const run: (options: Options, hooks?: Hooks) => Effect.Effect<never, OSEr
   let server: Tcp.Server | undefined
   // registered before listening, so it runs after the server has drained
   yield* Effect.addFinalizer(() => server === undefined ? Effect.void : logStats("Stopped", server))
-  server = yield* Tcp.listen(listenOptions(options))
+  server = yield* Tcp.listen(options.listen)
   const address = server.address
   yield* Effect.annotateLogs(
     Effect.logInfo(`Serving on ${Address.format(address)}`),
-    listeningAnnotations(options, address)
+    { ...options.settings, host: address.host, port: address.port }
   )
   if (Address.isUnspecified(address.host)) {
     yield* Effect.annotateLogs(
@@ -144,7 +102,8 @@ export const run: (options: Options, hooks?: Hooks) => Effect.Effect<never, OSEr
       yield* Effect.annotateLogs(Effect.logInfo("Shutting down"), {
         signal: Main.receivedSignal() ?? "none",
         active: stats.active,
-        shutdownTimeoutSeconds: Duration.toSeconds(options.shutdownTimeout)
+        // unset, Tcp's own grace applies: the same 10 seconds as ours
+        shutdownTimeoutSeconds: Duration.toSeconds(options.listen.shutdownGrace ?? defaults.shutdownGrace)
       })
     })
   )

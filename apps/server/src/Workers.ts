@@ -9,6 +9,10 @@
  * second signal makes the parent exit at once (130), sending each worker a
  * second signal on the way out so they exit at once too.
  *
+ * A worker gets the parent's own arguments and environment, so it reads the
+ * same flags; the port it listens on (the one the workers share) comes in
+ * `ECHO_WORKER_PORT`, and it sets SO_REUSEPORT.
+ *
  * Workers run in their own process group, so a Ctrl-C on the terminal reaches
  * them once, through the parent, and they watch the IPC channel to the parent:
  * if the parent disappears, they shut down gracefully on their own.
@@ -29,6 +33,14 @@ import * as ChildProcess from "node:child_process"
  * @category workers
  */
 export const indexVariable = "ECHO_WORKER_INDEX"
+
+/**
+ * The variable that tells a worker the port the workers share.
+ *
+ * @since 0.1.0
+ * @category workers
+ */
+export const portVariable = "ECHO_WORKER_PORT"
 
 /**
  * A worker exited when it should not have, or not with 0.
@@ -70,12 +82,12 @@ interface Worker {
 
 const running = (worker: Worker) => worker.child.exitCode === null && worker.child.signalCode === null
 
-const spawn = (index: number, script: string, args: ReadonlyArray<string>): Effect.Effect<Worker> =>
+const spawn = (index: number, port: number, script: string, args: ReadonlyArray<string>): Effect.Effect<Worker> =>
   Effect.sync(() => {
     const child = ChildProcess.spawn(process.execPath, [...process.execArgv, script, ...args], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       detached: true,
-      env: { ...process.env, [indexVariable]: String(index) }
+      env: { ...process.env, [indexVariable]: String(index), [portVariable]: String(port) }
     })
     const listening = Deferred.makeUnsafe<number, WorkerExitError>()
     const exited = Deferred.makeUnsafe<Exited>()
@@ -147,8 +159,8 @@ export interface Options {
   readonly port: number
   /** The script the workers run (this app's main.ts). */
   readonly script: string
-  /** A worker's command line, for the port it must listen on. */
-  readonly args: (port: number) => ReadonlyArray<string>
+  /** The workers' arguments: the parent's own. */
+  readonly args: ReadonlyArray<string>
 }
 
 /**
@@ -181,7 +193,7 @@ export const run: (options: Options) => Effect.Effect<never, WorkerExitError> = 
         }).pipe(Effect.ensuring(Effect.sync(() => process.off("exit", onExit))))
     )
     const start = (index: number, port: number) =>
-      Effect.flatMap(spawn(index, options.script, options.args(port)), (worker) => {
+      Effect.flatMap(spawn(index, port, options.script, options.args), (worker) => {
         workers.push(worker)
         return Deferred.await(worker.listening)
       })
@@ -227,6 +239,15 @@ export const isWorker = (): boolean => process.env[indexVariable] !== undefined 
  * @category workers
  */
 export const workerIndex = (): number => Number(process.env[indexVariable] ?? "0")
+
+/**
+ * The port this worker listens on: the one the workers share (0 for the first
+ * worker when the port is picked).
+ *
+ * @since 0.1.0
+ * @category workers
+ */
+export const port = (): number => Number(process.env[portVariable] ?? "0")
 
 /**
  * In a worker: tell the parent where it listens, and shut down gracefully if

@@ -1,213 +1,25 @@
-// The echo handler and the server's lifecycle on the fake network
-// (Tcp.layerTest): every timeout runs on the TestClock, in no real time.
-import { FakeNetwork, Tcp } from "@effect-tcp/socket"
-import type { Address, Connection } from "@effect-tcp/socket"
+// The server's lifecycle on the fake network (Tcp.layerTest): listening, shutdown, limits, stats.
+import { Tcp } from "@effect-tcp/socket"
+
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Logger, Metric, Scope, Stream } from "effect"
+import { Duration, Effect, Exit, Fiber, Metric } from "effect"
 import { TestClock } from "effect/testing"
-import * as Echo from "../src/Echo.ts"
 import * as EchoServer from "../src/EchoServer.ts"
 import * as Metrics from "../src/Metrics.ts"
-
-interface Entry {
-  readonly message: string
-  readonly level: string
-  readonly annotations: Record<string, unknown>
-}
-
-/** Runs a test on the fake network, its logs captured, its metrics its own. */
-const fake = <A, E>(
-  body: (logs: ReadonlyArray<Entry>) => Effect.Effect<A, E, Tcp.Tcp | FakeNetwork.FakeNetwork | Scope.Scope>
-): Effect.Effect<A, E> => {
-  const logs: Array<Entry> = []
-  const logger = Logger.map(Logger.formatStructured, (entry) => {
-    logs.push({ message: String(entry.message), level: entry.level, annotations: entry.annotations })
-  })
-  return body(logs).pipe(
-    Effect.scoped,
-    Effect.provide(Tcp.layerTest),
-    Effect.provide(Logger.layer([logger])),
-    Effect.provideService(Metric.MetricRegistry, new Map())
-  )
-}
-
-const options = (overrides?: Partial<EchoServer.Options>): EchoServer.Options => ({
-  ...EchoServer.defaults,
-  port: 0,
-  ...overrides
-})
-
-/** Starts the server in the background; returns its fiber and address. */
-const start = (overrides?: Partial<EchoServer.Options>) =>
-  Effect.gen(function*() {
-    const listening = yield* Deferred.make<Address.Address>()
-    const fiber = yield* EchoServer.run(options(overrides), {
-      onListening: (address) => Deferred.succeed(listening, address)
-    }).pipe(Effect.forkScoped)
-    const address = yield* Deferred.await(listening)
-    return { fiber, port: address.port }
-  })
-
-const bytes = (length: number, seed = 0): Uint8Array => {
-  const out = new Uint8Array(length)
-  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed) & 0xff
-  return out
-}
-
-const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0))
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.length
-  }
-  return out
-}
-
-const readAll = (connection: Connection.Connection) => Effect.map(Stream.runCollect(connection.stream), concat)
-
-/** Sends the chunks, half-closes, and reads the echo to its end, concurrently. */
-const roundTrip = (connection: Connection.Connection, chunks: ReadonlyArray<Uint8Array>) =>
-  Effect.gen(function*() {
-    const echo = yield* Effect.forkChild(readAll(connection))
-    for (const chunk of chunks) yield* connection.write(chunk)
-    yield* connection.end
-    return yield* Fiber.join(echo)
-  })
-
-const closedLogs = (logs: ReadonlyArray<Entry>) => logs.filter((entry) => entry.message === "Connection closed")
-
-/** Lets the fibers the test started run until they wait on something. */
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 20; i++) yield* Effect.yieldNow
-})
-
-const waitFor = (logs: ReadonlyArray<Entry>, predicate: (entry: Entry) => boolean) =>
-  Effect.gen(function*() {
-    while (!logs.some(predicate)) yield* Effect.yieldNow
-  })
-
-describe("Echo.handler", () => {
-  it.effect("echoes many chunks in order and closes after the client's FIN", () =>
-    fake((logs) =>
-      Effect.gen(function*() {
-        const network = yield* FakeNetwork.FakeNetwork
-        yield* network.splitWrites(7)
-        const { port } = yield* start()
-        const client = yield* Tcp.connect({ port })
-        const chunks = Array.from({ length: 300 }, (_, i) => bytes(1 + (i * 37) % 500, i))
-        const sent = concat(chunks)
-        const echoed = yield* roundTrip(client, chunks)
-        assert.deepStrictEqual(echoed, sent)
-        yield* waitFor(logs, (entry) => entry.message === "Connection closed")
-        const [closed] = closedLogs(logs)
-        assert.strictEqual(closed!.annotations.reason, "eof")
-        assert.strictEqual(closed!.annotations.bytesIn, sent.length)
-        assert.strictEqual(closed!.annotations.bytesOut, sent.length)
-        assert.isNumber(closed!.annotations.connectionId)
-      })
-    ))
-
-  it.effect("echoes a large transfer with backpressure (the client writes before it reads)", () =>
-    fake(() =>
-      Effect.gen(function*() {
-        const { port } = yield* start({ readLimit: 1024 })
-        const client = yield* Tcp.connect({ port, readLimit: 1024 })
-        const sent = bytes(1024 * 1024)
-        const echoed = yield* roundTrip(client, [sent])
-        assert.deepStrictEqual(echoed, sent)
-      })
-    ))
-
-  it.effect("logs the connection opened with its peer, id and the socket's options", () =>
-    fake((logs) =>
-      Effect.gen(function*() {
-        const { port } = yield* start()
-        const client = yield* Tcp.connect({ port })
-        yield* roundTrip(client, [bytes(10)])
-        yield* waitFor(logs, (entry) => entry.message === "Connection closed")
-        const opened = logs.find((entry) => entry.message === "Connection opened")!
-        assert.strictEqual(opened.level, "INFO")
-        assert.strictEqual(opened.annotations.peer, `${client.localAddress.host}:${client.localAddress.port}`)
-        assert.isNumber(opened.annotations.connectionId)
-        for (const option of ["SO_REUSEADDR", "SO_REUSEPORT", "SO_RCVBUF", "SO_SNDBUF"]) {
-          assert.isString(opened.annotations[option], option)
-        }
-        const closed = closedLogs(logs)[0]!
-        assert.strictEqual(closed.annotations.peer, opened.annotations.peer)
-        assert.strictEqual(closed.annotations.connectionId, opened.annotations.connectionId)
-        assert.isNumber(closed.annotations.durationMs)
-      })
-    ))
-
-  it.effect("closes an idle connection after the idle timeout", () =>
-    fake((logs) =>
-      Effect.gen(function*() {
-        const { port } = yield* start({ idleTimeout: Duration.seconds(300) })
-        const client = yield* Tcp.connect({ port })
-        const echo = yield* Effect.forkChild(Effect.exit(readAll(client)))
-        yield* client.write(bytes(5))
-        yield* settle
-        yield* TestClock.adjust("299 seconds")
-        yield* settle
-        assert.strictEqual(closedLogs(logs).length, 0)
-        yield* TestClock.adjust("2 seconds")
-        yield* waitFor(logs, (entry) => entry.message === "Connection closed")
-        const closed = closedLogs(logs)[0]!
-        assert.strictEqual(closed.annotations.reason, "idle-timeout")
-        assert.strictEqual(closed.annotations.error, "TimeoutError")
-        assert.strictEqual(closed.annotations.bytesIn, 5)
-        // the client got its 5 bytes back, then the connection ended
-        const exit = yield* Fiber.join(echo)
-        if (Exit.isSuccess(exit)) assert.strictEqual(exit.value.length, 5)
-      })
-    ))
-
-  it.effect("logs a reset with its error tag, and other connections go on", () =>
-    fake((logs) =>
-      Effect.gen(function*() {
-        const network = yield* FakeNetwork.FakeNetwork
-        const { port } = yield* start()
-        const healthy = yield* Tcp.connect({ port })
-        yield* network.resetAfter(10)
-        const doomed = yield* Tcp.connect({ port })
-        yield* network.resetAfter(undefined)
-        yield* Effect.exit(doomed.write(bytes(100)))
-        yield* waitFor(logs, (entry) => entry.message === "Connection closed")
-        const closed = closedLogs(logs)[0]!
-        assert.strictEqual(closed.annotations.reason, "reset")
-        // the server meets the RST reading (reset) or writing the echo (broken pipe)
-        assert.include(["ConnectionResetError", "BrokenPipeError"], closed.annotations.error)
-        assert.isString(closed.annotations.errorMessage)
-        // the handler's failure was this connection's only
-        const sent = bytes(4096)
-        assert.deepStrictEqual(yield* roundTrip(healthy, [sent]), sent)
-        const fresh = yield* Tcp.connect({ port })
-        assert.deepStrictEqual(yield* roundTrip(fresh, [sent]), sent)
-        // logged once, as the close: the handler itself ends without a failure
-        assert.isFalse(logs.some((entry) => entry.message === "Connection handler failed"))
-      })
-    ))
-})
-
-describe("Echo.closedBy", () => {
-  it("names why a connection closed", () => {
-    assert.deepStrictEqual(Echo.closedBy(Exit.void), { reason: "eof" })
-    assert.strictEqual(Echo.closedBy(Exit.interrupt()).reason, "shutdown")
-    assert.strictEqual(Echo.closedBy(Exit.die(new Error("bug"))).reason, "error")
-  })
-})
+import { bytes, closedLogs, concat, fake, options, readAll, roundTrip, settle, start, waitFor } from "./fake.ts"
 
 describe("EchoServer.run", () => {
-  it.effect("logs where it serves, with the listening options as annotations", () =>
+  it.effect("logs where it serves, with the settings as annotations beside the address it got", () =>
     fake((logs) =>
       Effect.gen(function*() {
-        const { port } = yield* start({ maxConnections: 5 })
+        const { port } = yield* start({
+          maxConnections: 5,
+          settings: { port: 0, maxConnections: 5, idleTimeoutSeconds: 300 }
+        })
         const serving = logs.find((entry) => entry.message.startsWith("Serving on "))!
         assert.strictEqual(serving.message, `Serving on 127.0.0.1:${port}`)
         assert.strictEqual(serving.annotations.port, port)
         assert.strictEqual(serving.annotations.host, "127.0.0.1")
-        assert.strictEqual(serving.annotations.backlog, 100)
         assert.strictEqual(serving.annotations.maxConnections, 5)
         assert.strictEqual(serving.annotations.idleTimeoutSeconds, 300)
         assert.isFalse(logs.some((entry) => entry.level === "WARN"))
@@ -269,7 +81,7 @@ describe("EchoServer.run", () => {
   it.effect("shutdown: closes what is still open when the shutdown timeout runs out", () =>
     fake((logs) =>
       Effect.gen(function*() {
-        const { fiber, port } = yield* start({ shutdownTimeout: Duration.seconds(10) })
+        const { fiber, port } = yield* start({ shutdownGrace: Duration.seconds(10) })
         const client = yield* Tcp.connect({ port })
         const echo = yield* Effect.forkChild(Effect.exit(readAll(client)))
         yield* client.write(bytes(10))

@@ -42,8 +42,11 @@ export interface Server extends Process {
 export interface RunOptions {
   /** The soft limit of open files for the process (`ulimit -n`, through bash). */
   readonly fileLimit?: number | undefined
-  /** Runs it as this user, without privileges (`setpriv`). */
-  readonly user?: { readonly uid: number; readonly gid: number } | undefined
+  /**
+   * Runs it without the capability to bind ports below 1024 (`setpriv`), as the same
+   * user: a root that became nobody could not read a checkout in a private folder.
+   */
+  readonly withoutBindCapability?: boolean | undefined
   /** Another script than the server's main.ts (the client's, say). */
   readonly script?: string | undefined
 }
@@ -80,13 +83,9 @@ const kill = (child: ChildProcess, workerPids: () => ReadonlyArray<number>) => (
 
 const command = (script: string, args: ReadonlyArray<string>, options: RunOptions) => {
   const node = [process.execPath, script, ...args]
-  const wrapped = options.user === undefined ? node : [
-    "setpriv",
-    `--reuid=${options.user.uid}`,
-    `--regid=${options.user.gid}`,
-    "--clear-groups",
-    ...node
-  ]
+  const wrapped = options.withoutBindCapability === true
+    ? ["setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-net_bind_service", ...node]
+    : node
   if (options.fileLimit === undefined) return wrapped
   // exec: the pid stays the program's own
   return ["bash", "-c", `ulimit -n ${options.fileLimit} && exec "$@"`, "bash", ...wrapped]

@@ -1,10 +1,11 @@
 /**
- * The exit codes of the apps, one per kind of failure a user can meet,
- * documented in the README.
+ * The exit codes the apps share, one per kind of failure a user can meet,
+ * documented in the README. An app adds codes for its own errors (the client:
+ * `EchoMismatchError`) through `Main.run`'s `exitCodes`.
  *
  * @since 0.1.0
  */
-import * as Predicate from "effect/Predicate"
+import * as Errors from "./Errors.ts"
 
 /**
  * @since 0.1.0
@@ -21,8 +22,6 @@ export const codes = {
   /** The connection was lost: reset, broken pipe, aborted. */
   connectionLost: 5,
   addressResolution: 6,
-  /** The echo differed from what was sent. */
-  echoMismatch: 7,
   permission: 8,
   /** Stopped by a signal before finishing (or a second signal: at once). */
   interrupted: 130
@@ -35,17 +34,25 @@ const byTag: Record<string, number> = {
   BrokenPipeError: codes.connectionLost,
   ConnectionAbortedError: codes.connectionLost,
   AddressResolutionError: codes.addressResolution,
-  EchoMismatchError: codes.echoMismatch,
   PermissionError: codes.permission
 }
 
 /**
- * The exit code for a failure, by its tag.
+ * An app's own exit codes, by the tag of its errors.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ByTag = Readonly<Record<string, number>>
+
+/**
+ * The exit code for a failure, by its tag: the app's own codes first, then
+ * the OS-error families, else `failure`.
  *
  * @since 0.1.0
  * @category codes
  */
-export const of = (error: unknown): number =>
-  Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag)
-    ? byTag[error._tag] ?? codes.failure
-    : codes.failure
+export const of = (error: unknown, appCodes: ByTag = {}): number => {
+  const tag = Errors.tagOf(error)
+  return tag === undefined ? codes.failure : appCodes[tag] ?? byTag[tag] ?? codes.failure
+}

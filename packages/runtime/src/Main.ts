@@ -17,6 +17,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
 import * as Runtime from "effect/Runtime"
+import * as Errors from "./Errors.ts"
 import * as ExitCode from "./ExitCode.ts"
 import * as Heap from "./Heap.ts"
 import * as Logging from "./Logging.ts"
@@ -31,6 +32,8 @@ export interface Options {
   readonly version: string
   /** The exit code after a graceful shutdown on the first signal (the server: 0, the client: 130). */
   readonly signalExitCode: number
+  /** Exit codes for the app's own errors, by tag, beside the shared ones of `ExitCode`. */
+  readonly exitCodes?: ExitCode.ByTag | undefined
 }
 
 let signal: NodeJS.Signals | undefined
@@ -50,16 +53,14 @@ export const receivedSignal = (): NodeJS.Signals | undefined => signal
  * @category errors
  */
 export const describe = (error: unknown): string => {
-  if (Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) && error instanceof Error) {
-    return `${error._tag}: ${error.message}`
-  }
-  if (error instanceof Error) return `${error.name}: ${error.message}`
+  if (error instanceof Error) return `${Errors.tagOf(error) ?? error.name}: ${error.message}`
   return `Unexpected failure: ${String(error)}`
 }
 
 const errorFields = (error: unknown): Record<string, unknown> => {
   const fields: Record<string, unknown> = {}
-  if (Predicate.hasProperty(error, "_tag")) fields.error = error._tag
+  const tag = Errors.tagOf(error)
+  if (tag !== undefined) fields.error = tag
   for (const key of ["errno", "code", "syscall", "host", "port"]) {
     if (Predicate.hasProperty(error, key) && error[key] !== undefined) fields[key] = error[key]
   }
@@ -128,7 +129,7 @@ const teardown = (options: Options): Runtime.Teardown => (exit, onExit) => {
   if (isUsageError(error)) return onExit(ExitCode.codes.usage)
   if (process.env.ECHO_DEBUG === "1") process.stderr.write(Cause.pretty(cause) + "\n")
   report(options.name, error)
-  onExit(ExitCode.of(error))
+  onExit(ExitCode.of(error, options.exitCodes))
 }
 
 /** How long an exit waits for stdout and stderr to drain into a reader that does not read. */

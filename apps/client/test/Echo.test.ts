@@ -1,57 +1,10 @@
-// The echo and bench programs on Tcp.layerTest: the fake network, its faults, and the TestClock.
-import { FakeNetwork, Tcp } from "@effect-tcp/socket"
-import type { Connection } from "@effect-tcp/socket"
+// The echo program on Tcp.layerTest: the fake network, its faults, and the TestClock.
+import { FakeNetwork } from "@effect-tcp/socket"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Logger, Sink, Stdio, Stream } from "effect"
-import type { Scope } from "effect"
+import { Duration, Effect, Exit, Fiber, Logger, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import * as Bench from "../src/Bench.ts"
 import * as Echo from "../src/Echo.ts"
-
-const encoder = new TextEncoder()
-
-const concat = (chunks: ReadonlyArray<Uint8Array>): Buffer => Buffer.concat(chunks.map((c) => Buffer.from(c)))
-
-/** What the program wrote on stdout, and a Stdio with that stdin. */
-const stdio = (stdin: Stream.Stream<Uint8Array> = Stream.empty) => {
-  const out: Array<Uint8Array> = []
-  const layer = Stdio.layerTest({
-    stdin,
-    stdout: () =>
-      Sink.forEach((chunk: string | Uint8Array) =>
-        Effect.sync(() => out.push(typeof chunk === "string" ? encoder.encode(chunk) : chunk))
-      )
-  })
-  return { layer, stdout: () => concat(out) }
-}
-
-type Handler = (connection: Connection.Connection) => Effect.Effect<unknown, unknown>
-
-const echoHandler: Handler = (connection) =>
-  connection.stream.pipe(Stream.run(connection.sink), Effect.andThen(connection.end))
-
-/** A fake server running `handler`, counting the bytes it receives. */
-const serve = (handler: Handler = echoHandler) =>
-  Effect.gen(function*() {
-    const server = yield* Tcp.listen()
-    let received = 0
-    yield* Effect.forkScoped(server.serve((connection) =>
-      handler({
-        ...connection,
-        stream: Stream.tap(connection.stream, (chunk) => Effect.sync(() => (received += chunk.length)))
-      })
-    ))
-    return { port: server.address.port, received: () => received, stats: server.stats }
-  })
-
-const options = (port: number, overrides: Partial<Echo.Options> = {}): Echo.Options => ({
-  ...Echo.defaults,
-  port,
-  ...overrides
-})
-
-const fake = <A, E>(self: Effect.Effect<A, E, Tcp.Tcp | FakeNetwork.FakeNetwork | Scope.Scope>) =>
-  self.pipe(Effect.scoped, Effect.provide(Tcp.layerTest))
+import { fake, options, serve, stdio } from "./fake.ts"
 
 describe("Echo on the fake network", () => {
   it.effect("the seed: Hello World! comes back byte for byte", () =>
@@ -192,67 +145,5 @@ describe("Echo on the fake network", () => {
       assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(fiber)))
       // the echo in flight came back during the drain: 2 bytes echoed
       assert.isTrue(logs.some((log) => log.startsWith("interrupted: 2 of 100 echoes, 2 bytes")), logs.join("\n"))
-    })))
-})
-
-describe("Bench on the fake network", () => {
-  it.live("counts only the measured period, and its bytes agree with what the server got", () =>
-    Effect.gen(function*() {
-      const server = yield* serve()
-      const bench = yield* Bench.make({
-        ...Echo.defaults,
-        port: server.port,
-        connections: 4,
-        size: 32,
-        warmup: Duration.millis(50),
-        duration: Duration.millis(300),
-        grace: Duration.seconds(1)
-      })
-      yield* bench.run
-      const result = yield* bench.result
-      assert.strictEqual(result.connections, 4)
-      assert.isAbove(result.requests, 0)
-      assert.strictEqual(result.bytes, result.requests * 32)
-      assert.strictEqual(result.histogram.totalCount, result.requests)
-      assert.deepStrictEqual(result.errors, {})
-      assert.isAtLeast(result.durationSeconds, 0.3)
-      // the warmup's echoes and the last ones in flight are not counted
-      assert.isAbove(server.received(), result.bytes)
-    }).pipe(Effect.scoped, Effect.provide(Tcp.layerTest), Effect.timeout("10 seconds")))
-
-  it.live("a reset connection is counted by tag and replaced", () =>
-    Effect.gen(function*() {
-      const network = yield* FakeNetwork.FakeNetwork
-      const server = yield* serve()
-      yield* network.resetAfter(1000)
-      const bench = yield* Bench.make({
-        ...Echo.defaults,
-        port: server.port,
-        connections: 1,
-        size: 100,
-        warmup: Duration.zero,
-        duration: Duration.millis(400),
-        grace: Duration.millis(200)
-      })
-      yield* bench.run
-      const result = yield* bench.result
-      // the peer's RST: reset, or a broken pipe when it shows on a write first
-      const lost = (result.errors.ConnectionResetError ?? 0) + (result.errors.BrokenPipeError ?? 0)
-      assert.isAbove(lost, 1, JSON.stringify(result.errors))
-      assert.isAbove((yield* server.stats).accepted, 1)
-    }).pipe(Effect.scoped, Effect.provide(Tcp.layerTest), Effect.timeout("10 seconds")))
-
-  it.effect("a server that is not there fails the bench with ConnectionRefusedError", () =>
-    fake(Effect.gen(function*() {
-      const error = yield* Effect.flip(Bench.make({
-        ...Echo.defaults,
-        port: 9,
-        connections: 2,
-        size: 10,
-        warmup: Duration.zero,
-        duration: Duration.seconds(1),
-        grace: Duration.seconds(1)
-      }))
-      assert.strictEqual(error._tag, "ConnectionRefusedError")
     })))
 })

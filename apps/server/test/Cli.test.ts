@@ -1,0 +1,105 @@
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect, Option } from "effect"
+import { Command } from "effect/cli"
+import * as Cli from "../src/Cli.ts"
+
+/** The server's options for this command line, in an empty environment. */
+const optionsFor = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    let flags: Option.Option<Cli.Flags> = Option.none()
+    const command = Command.make(Cli.name, Cli.flags, (parsed) => Effect.sync(() => (flags = Option.some(parsed))))
+    yield* Command.runWith(command, { version: Cli.version })(args)
+    return Cli.toOptions(Option.getOrThrow(flags))
+  }).pipe(
+    Effect.provide(NodeServices.layer),
+    Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: {} }))
+  )
+
+describe("Cli.toOptions", () => {
+  it.effect("the defaults: the seed's address, with the security defaults on", () =>
+    Effect.gen(function*() {
+      const { listen, settings, statsInterval } = yield* optionsFor([])
+      assert.deepStrictEqual(listen, {
+        host: "127.0.0.1",
+        port: 8888,
+        backlog: 100,
+        reusePort: false,
+        noDelay: true,
+        readLimit: 65536,
+        receiveBufferSize: undefined,
+        sendBufferSize: undefined,
+        maxConnections: 10_000,
+        idleTimeout: Duration.seconds(300),
+        shutdownGrace: Duration.seconds(10)
+      })
+      assert.isUndefined(statsInterval)
+      assert.deepStrictEqual(settings, {
+        host: "127.0.0.1",
+        port: 8888,
+        backlog: 100,
+        reusePort: false,
+        noDelay: true,
+        recvBufferSize: "default",
+        sendBufferSize: "default",
+        readLimit: 65536,
+        maxConnections: 10_000,
+        idleTimeoutSeconds: 300,
+        shutdownTimeoutSeconds: 10,
+        statsIntervalSeconds: "off"
+      })
+    }))
+
+  it.effect("0 turns a limit off, for Tcp and in the log alike", () =>
+    Effect.gen(function*() {
+      const { listen, settings } = yield* optionsFor(["--max-connections", "0", "--idle-timeout", "0"])
+      assert.isUndefined(listen.maxConnections)
+      assert.isUndefined(listen.idleTimeout)
+      assert.strictEqual(settings?.maxConnections, "off")
+      assert.strictEqual(settings?.idleTimeoutSeconds, "off")
+    }))
+
+  it.effect("every other flag reaches Tcp.listen, under Tcp's names", () =>
+    Effect.gen(function*() {
+      const { listen, settings, statsInterval } = yield* optionsFor([
+        "--host=::1",
+        "--port=0",
+        "--backlog=7",
+        "--reuse-port",
+        "--no-delay=false",
+        "--recv-buffer-size=4096",
+        "--send-buffer-size=8192",
+        "--read-limit=1024",
+        "--max-connections=3",
+        "--idle-timeout=500 millis",
+        "--shutdown-timeout=2",
+        "--stats-interval=60"
+      ])
+      assert.deepStrictEqual(listen, {
+        host: "::1",
+        port: 0,
+        backlog: 7,
+        reusePort: true,
+        noDelay: false,
+        readLimit: 1024,
+        receiveBufferSize: 4096,
+        sendBufferSize: 8192,
+        maxConnections: 3,
+        idleTimeout: Duration.millis(500),
+        shutdownGrace: Duration.seconds(2)
+      })
+      assert.deepStrictEqual(statsInterval, Duration.seconds(60))
+      assert.strictEqual(settings?.recvBufferSize, 4096)
+      assert.strictEqual(settings?.idleTimeoutSeconds, 0.5)
+      assert.strictEqual(settings?.statsIntervalSeconds, 60)
+    }))
+
+  it.effect("--workers and --log-format are the process's, not the server's", () =>
+    Effect.gen(function*() {
+      const { listen, settings } = yield* optionsFor(["--workers=2", "--log-format=json"])
+      for (const name of ["workers", "logFormat"]) {
+        assert.notProperty(listen, name)
+        assert.notProperty(settings, name)
+      }
+    }))
+})
