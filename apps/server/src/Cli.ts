@@ -67,7 +67,7 @@ export const flags = {
     default: d.readLimit,
     minimum: 1
   }),
-  maxConnections: Flags.int("max-connections", "Connections beyond this are closed at once; 0 for no limit", {
+  maxConnections: Flags.int("max-connections", "Connections beyond this are reset at once; 0 for no limit", {
     default: d.maxConnections,
     minimum: 0
   }),
@@ -77,6 +77,11 @@ export const flags = {
   shutdownTimeout: Flags.duration("shutdown-timeout", "Time open connections may finish after a signal", {
     default: String(Duration.toSeconds(d.shutdownGrace))
   }),
+  closeTimeout: Flags.duration(
+    "close-timeout",
+    "Time a closing connection may flush to a peer that does not read before it is reset",
+    { default: "5" }
+  ),
   workers: Flags.int("workers", "Server processes sharing the port with SO_REUSEPORT", {
     default: 1,
     minimum: 1,

@@ -31,7 +31,7 @@ export const connectionsAccepted = Metric.counter("echo_connections_accepted_tot
  * @category metrics
  */
 export const connectionsRejected = Metric.counter("echo_connections_rejected_total", {
-  description: "Connections closed at once because --max-connections was reached",
+  description: "Connections reset at once because --max-connections was reached",
   incremental: true
 })
 

@@ -31,7 +31,8 @@ describe("Cli.toOptions", () => {
         sendBufferSize: undefined,
         maxConnections: 10_000,
         idleTimeout: Duration.seconds(300),
-        shutdownGrace: Duration.seconds(10)
+        shutdownGrace: Duration.seconds(10),
+        closeTimeout: Duration.seconds(5)
       })
       assert.isUndefined(statsInterval)
       assert.deepStrictEqual(settings, {
@@ -46,6 +47,7 @@ describe("Cli.toOptions", () => {
         maxConnections: 10_000,
         idleTimeoutSeconds: 300,
         shutdownTimeoutSeconds: 10,
+        closeTimeoutSeconds: 5,
         statsIntervalSeconds: "off"
       })
     }))
@@ -73,6 +75,7 @@ describe("Cli.toOptions", () => {
         "--max-connections=3",
         "--idle-timeout=500 millis",
         "--shutdown-timeout=2",
+        "--close-timeout=0.25",
         "--stats-interval=60"
       ])
       assert.deepStrictEqual(listen, {
@@ -86,7 +89,8 @@ describe("Cli.toOptions", () => {
         sendBufferSize: 8192,
         maxConnections: 3,
         idleTimeout: Duration.millis(500),
-        shutdownGrace: Duration.seconds(2)
+        shutdownGrace: Duration.seconds(2),
+        closeTimeout: Duration.millis(250)
       })
       assert.deepStrictEqual(statsInterval, Duration.seconds(60))
       assert.strictEqual(settings?.recvBufferSize, 4096)
