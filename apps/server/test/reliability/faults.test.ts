@@ -284,7 +284,12 @@ describe("faults of peers", () => {
     const started = Date.now()
     const pid = server.child.pid!
     const filesBefore = openFiles(pid)
-    // connection ids grow: ours are those after the last one opened before the loop
+    // connection ids grow: ours are those after the last one opened before the loop, once the scenarios
+    // before have settled (their last connection's lines may still be in the pipe)
+    const settled = Date.now() + 5_000
+    const opened = () => server.logs().filter((log) => log.message === "Connection opened").length
+    await sleep(100)
+    while (opened() > closedLogs(server).length && Date.now() < settled) await sleep(50)
     const lastId = Math.max(0, ...server.logs().map((log) => Number(log.annotations.connectionId ?? 0)))
     const ours = () => closedLogs(server).filter((log) => Number(log.annotations.connectionId) > lastId)
     const errors: Array<string> = []
