@@ -4,5 +4,6 @@ export default [
   "packages/runtime",
   "apps/server",
   "apps/client",
-  "bench"
+  "bench",
+  "docs"
 ]
