@@ -59,7 +59,14 @@ const docgenConfig = {
   enforceDescriptions: true,
   enforceVersion: true,
   parseCompilerOptions: compilerOptions,
-  examplesCompilerOptions: compilerOptions
+  // Examples import the package by name, as users do; it means the sources, whatever `exports` says.
+  examplesCompilerOptions: {
+    ...compilerOptions,
+    paths: {
+      "@effect-tcp/socket": [Path.join(sourceDir, "index.ts")],
+      "@effect-tcp/socket/*": [Path.join(sourceDir, "*.ts")]
+    }
+  }
 }
 
 const run = (command: string, args: ReadonlyArray<string>, cwd: string) =>
