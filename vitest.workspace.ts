@@ -5,5 +5,6 @@ export default [
   "apps/server",
   "apps/client",
   "bench",
-  "packaging"
+  "packaging",
+  "docs"
 ]

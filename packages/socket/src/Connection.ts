@@ -15,6 +15,9 @@ import type { ReadError, WriteError } from "./OSError.ts"
 import type { SocketOptions } from "./SocketOptions.ts"
 
 /**
+ * An open TCP connection: the peer's bytes as a `Stream`, writes with
+ * backpressure, half-close, reset, its addresses, options and byte counts.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -41,6 +41,8 @@ type Fields = Schema.Struct.Type<typeof fields>
 export const TypeId: TypeId = "~@effect-tcp/socket/OSError"
 
 /**
+ * The type of `TypeId`, the brand every socket error carries.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -72,6 +74,7 @@ const formatMessage = (self: Fields): string => {
  * @category errors
  */
 export class BrokenPipeError extends Schema.TaggedError<BrokenPipeError>()("BrokenPipeError", fields) {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
@@ -87,6 +90,7 @@ export class BrokenPipeError extends Schema.TaggedError<BrokenPipeError>()("Brok
 export class ConnectionAbortedError
   extends Schema.TaggedError<ConnectionAbortedError>()("ConnectionAbortedError", fields)
 {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
@@ -102,6 +106,7 @@ export class ConnectionAbortedError
 export class ConnectionRefusedError
   extends Schema.TaggedError<ConnectionRefusedError>()("ConnectionRefusedError", fields)
 {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
@@ -115,6 +120,7 @@ export class ConnectionRefusedError
  * @category errors
  */
 export class ConnectionResetError extends Schema.TaggedError<ConnectionResetError>()("ConnectionResetError", fields) {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
@@ -128,6 +134,7 @@ export class ConnectionResetError extends Schema.TaggedError<ConnectionResetErro
  * @category errors
  */
 export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutError", fields) {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
@@ -141,6 +148,7 @@ export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutErr
  * @category errors
  */
 export class PermissionError extends Schema.TaggedError<PermissionError>()("PermissionError", fields) {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
@@ -156,6 +164,7 @@ export class PermissionError extends Schema.TaggedError<PermissionError>()("Perm
 export class AddressResolutionError
   extends Schema.TaggedError<AddressResolutionError>()("AddressResolutionError", fields)
 {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
@@ -169,6 +178,7 @@ export class AddressResolutionError
  * @category errors
  */
 export class AddressInUseError extends Schema.TaggedError<AddressInUseError>()("AddressInUseError", fields) {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
@@ -184,6 +194,7 @@ export class AddressInUseError extends Schema.TaggedError<AddressInUseError>()("
 export class AddressNotAvailableError
   extends Schema.TaggedError<AddressNotAvailableError>()("AddressNotAvailableError", fields)
 {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
@@ -199,6 +210,7 @@ export class AddressNotAvailableError
 export class NetworkUnreachableError
   extends Schema.TaggedError<NetworkUnreachableError>()("NetworkUnreachableError", fields)
 {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
@@ -212,6 +224,7 @@ export class NetworkUnreachableError
  * @category errors
  */
 export class HostUnreachableError extends Schema.TaggedError<HostUnreachableError>()("HostUnreachableError", fields) {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
@@ -227,6 +240,7 @@ export class HostUnreachableError extends Schema.TaggedError<HostUnreachableErro
 export class TooManyOpenFilesError
   extends Schema.TaggedError<TooManyOpenFilesError>()("TooManyOpenFilesError", fields)
 {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)
@@ -240,6 +254,7 @@ export class TooManyOpenFilesError
  * @category errors
  */
 export class OSError extends Schema.TaggedError<OSError>()("OSError", fields) {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
     return formatMessage(this)

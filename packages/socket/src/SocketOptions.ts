@@ -8,6 +8,9 @@
  */
 
 /**
+ * A socket's options as read from the kernel; `undefined` where the platform
+ * cannot read one.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -47,6 +47,9 @@ export interface SocketSettings {
 }
 
 /**
+ * What `connect` takes: where to connect, an optional connect timeout and local
+ * address, and the `SocketSettings` of the connection.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -61,6 +64,10 @@ export interface ConnectOptions extends SocketSettings {
 }
 
 /**
+ * What `listen` takes: where to bind, the backlog, `reusePort`,
+ * `maxConnections`, `idleTimeout`, `shutdownGrace`, and the `SocketSettings`
+ * of every accepted connection.
+ *
  * @since 0.1.0
  * @category models
  */
