@@ -72,9 +72,29 @@ export const ownerOfSocket = (socket: Net.Socket): Owner | undefined => (socket 
 export const applySettings = (socket: Net.Socket, settings: Settings.Settings): void => {
   socket.setNoDelay(settings.noDelay)
   if (settings.keepAlive) socket.setKeepAlive(true, settings.keepAliveInitialDelay)
-  if (settings.receiveBufferSize !== undefined) Sockopt.setReceiveBufferSize(socket, settings.receiveBufferSize)
-  if (settings.sendBufferSize !== undefined) Sockopt.setSendBufferSize(socket, settings.sendBufferSize)
 }
+
+/**
+ * Buffer sizes are set with setsockopt through the FFI package koffi (an optional dependency). Where it cannot
+ * be called, `connect` and `listen` fail with this (ENOTSUP's detail) before they touch the OS, rather than
+ * leave a buffer size silently unset.
+ */
+export const bufferSizesUnsupported = (settings: Settings.Settings): string | undefined => {
+  const option = settings.receiveBufferSize !== undefined
+    ? "receiveBufferSize"
+    : settings.sendBufferSize !== undefined
+    ? "sendBufferSize"
+    : undefined
+  if (option === undefined) return undefined
+  const reason = Sockopt.unavailableReason()
+  return reason === undefined ? undefined : `${option} needs setsockopt ${reason}`
+}
+
+/** Sets the buffer sizes the settings ask for (SO_RCVBUF, SO_SNDBUF): the first that failed, with its errno. */
+export const setBufferSizes = (socket: Net.Socket, settings: Settings.Settings): Sockopt.SetFailure | undefined =>
+  settings.receiveBufferSize === undefined && settings.sendBufferSize === undefined
+    ? undefined
+    : Sockopt.setBufferSizes(socket, settings)
 
 export const toAddress = (host: string | undefined, port: number | undefined, family: string | undefined): Address => ({
   host: host ?? "unknown",
