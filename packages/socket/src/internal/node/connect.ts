@@ -45,9 +45,9 @@ export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOption
     function onConnect() {
       const failed = Socket.setBufferSizes(socket, settings)
       if (failed !== undefined) {
-        // reported by onClose, once the handle is gone
+        // reported by onClose, once the handle is gone; the peer sees a reset, not a connection that ended
         error = Errors.connect(failed.code, host, port, failed.detail)
-        return void socket.destroy()
+        return void socket.resetAndDestroy()
       }
       cleanup()
       connection = new NodeConnection(socket, settings)
