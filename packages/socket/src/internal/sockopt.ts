@@ -13,6 +13,7 @@ import { unavailable } from "../SocketOptions.ts"
 interface Constants {
   readonly SOL_SOCKET: number
   readonly SO_REUSEADDR: number
+  readonly SO_ERROR: number
   readonly SO_KEEPALIVE: number
   readonly SO_SNDBUF: number
   readonly SO_RCVBUF: number
@@ -24,6 +25,7 @@ interface Constants {
 const linux: Constants = {
   SOL_SOCKET: 1,
   SO_REUSEADDR: 2,
+  SO_ERROR: 4,
   SO_KEEPALIVE: 9,
   SO_SNDBUF: 7,
   SO_RCVBUF: 8,
@@ -36,6 +38,7 @@ const linux: Constants = {
 const darwin: Constants = {
   SOL_SOCKET: 0xffff,
   SO_REUSEADDR: 0x0004,
+  SO_ERROR: 0x1007,
   SO_KEEPALIVE: 0x0008,
   SO_SNDBUF: 0x1001,
   SO_RCVBUF: 0x1002,
@@ -151,7 +154,16 @@ export interface SetFailure {
   readonly detail: string
 }
 
-const codeOf = (errno: number): string | undefined =>
+/** The error the kernel holds for the socket (SO_ERROR, which clears it): 0 for none; `undefined` where unreadable. */
+export const pendingError = (socket: Net.Socket): number | undefined => {
+  const fd = fdOf(socket)
+  if (fd === undefined) return undefined
+  const lib = load()
+  return lib === null ? undefined : getInt(lib, fd, lib.constants.SOL_SOCKET, lib.constants.SO_ERROR)
+}
+
+/** The errno's code as this OS names it (`ECONNRESET`). */
+export const codeOf = (errno: number): string | undefined =>
   Object.entries(Os.constants.errno).find(([, n]) => n === errno)?.[0]
 
 const setInt = (socket: Net.Socket, which: "SO_RCVBUF" | "SO_SNDBUF", value: number): SetFailure | undefined => {

@@ -96,6 +96,26 @@ export const setBufferSizes = (socket: Net.Socket, settings: Settings.Settings):
     ? undefined
     : Sockopt.setBufferSizes(socket, settings)
 
+/**
+ * libuv before 1.52 (Node 22) reports a reset that arrives right behind data, in the same poll, as a clean end
+ * (libuv/libuv#4997): bytes lost to the reset would look delivered. There an end asks the kernel for the socket's
+ * pending error (SO_ERROR, through the FFI; without it the end stays clean).
+ */
+const endMayHideReset = ((): boolean => {
+  const [major = 0, minor = 0] = process.versions.uv.split(".").map(Number)
+  return process.platform !== "win32" && major === 1 && minor < 52
+})()
+
+/** An end that hid a reset: the socket is destroyed with the error Node would have raised; `true` then. */
+export const failedAtEnd = (socket: Net.Socket): boolean => {
+  if (!endMayHideReset) return false
+  const errno = Sockopt.pendingError(socket)
+  if (errno === undefined || errno === 0) return false
+  const code = Sockopt.codeOf(errno) ?? "ECONNRESET"
+  socket.destroy(Object.assign(new Error(`read ${code}`), { errno: -errno, code, syscall: "read" }))
+  return true
+}
+
 export const toAddress = (host: string | undefined, port: number | undefined, family: string | undefined): Address => ({
   host: host ?? "unknown",
   port: port ?? 0,
