@@ -33,9 +33,18 @@ export interface SocketSettings {
    * `stream` is larger. A whole number from 1; anything else fails with `OSError` (EINVAL). Default 64 KiB.
    */
   readonly readLimit?: number | undefined
-  /** SO_RCVBUF to ask the kernel for. Default: the kernel's. */
+  /**
+   * SO_RCVBUF to ask the kernel for, in bytes (1 to 2^30; else EINVAL). Default: the kernel's.
+   *
+   * Node has no API for it: the Node layer calls setsockopt through the FFI package koffi, an optional
+   * dependency, on each connection once it is established. Where koffi is not installed or cannot load (or the
+   * platform is neither Linux nor macOS), `connect` and `listen` fail before they touch the OS with `OSError`
+   * ENOTSUP whose detail names the option and the reason; a setsockopt that fails fails the connect (or the
+   * accept: `serve` logs it and goes on) with the errno it reported. `layerTest` simulates the size with no FFI
+   * (reported doubled on Linux, as the kernel does), so tests that ask for one pass there either way.
+   */
   readonly receiveBufferSize?: number | undefined
-  /** SO_SNDBUF to ask the kernel for. Default: the kernel's. */
+  /** SO_SNDBUF to ask the kernel for, in bytes. Default: the kernel's. Set as `receiveBufferSize` is, with its failures. */
   readonly sendBufferSize?: number | undefined
   /**
    * How long closing the connection (its scope) waits for what was written to leave the process

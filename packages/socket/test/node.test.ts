@@ -211,7 +211,8 @@ describe("Node Tcp: each error from the situation that causes it", () => {
       if (root) {
         // We are root: bind from a child that stays root, so that it can read this checkout wherever it is
         // (nobody could not read one in a private folder), but without the capability to bind ports below 1024.
-        const tcp = Url.pathToFileURL(Path.resolve(import.meta.dirname, "../src/Tcp.ts")).href
+        const module = process.env["SOCKET_UNDER_TEST"] === "dist" ? "../dist/Tcp.js" : "../src/Tcp.ts"
+        const tcp = Url.pathToFileURL(Path.resolve(import.meta.dirname, module)).href
         const script = `
           const { Effect } = await import("effect")
           const Tcp = await import(${JSON.stringify(tcp)})

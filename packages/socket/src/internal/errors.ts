@@ -56,6 +56,15 @@ export const fromNode = <const Op extends Operation>(
 export const invalid = (syscall: "connect" | "listen", host: string, port: number, detail: string): OSError.OSError =>
   new OSError.OSError({ errno: OSError.errnoOf("EINVAL") ?? 22, code: "EINVAL", syscall, host, port, detail })
 
+/** What this platform or process cannot do (a buffer size without the FFI): the operation fails before it starts. */
+export const unsupported = (
+  syscall: "connect" | "listen",
+  host: string,
+  port: number,
+  detail: string
+): OSError.OSError =>
+  new OSError.OSError({ errno: OSError.errnoOf("ENOTSUP") ?? 95, code: "ENOTSUP", syscall, host, port, detail })
+
 export const connectTimedOut = (host: string, port: number, millis: number): OSError.ConnectError =>
   connect("ETIMEDOUT", host, port, `connect timed out after ${seconds(millis)}`)
 

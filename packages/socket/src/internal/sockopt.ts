@@ -1,15 +1,19 @@
 // Socket options Node does not expose (SO_RCVBUF, SO_SNDBUF, SO_REUSEPORT, ...),
 // read and set with getsockopt/setsockopt on the socket's file descriptor through
-// the FFI package koffi. Where this cannot work (another platform, koffi not
-// loading, no descriptor) every value is `undefined`: unavailable, never invented.
+// the FFI package koffi, an optional dependency. Where this cannot work (another
+// platform, koffi not installed or not loading, no descriptor) every value read is
+// `undefined`: unavailable, never invented; and asking for a buffer size fails
+// (see `unavailableReason`) rather than being ignored.
 import { createRequire } from "node:module"
 import type * as Net from "node:net"
+import * as Os from "node:os"
 import type { SocketOptions } from "../SocketOptions.ts"
 import { unavailable } from "../SocketOptions.ts"
 
 interface Constants {
   readonly SOL_SOCKET: number
   readonly SO_REUSEADDR: number
+  readonly SO_ERROR: number
   readonly SO_KEEPALIVE: number
   readonly SO_SNDBUF: number
   readonly SO_RCVBUF: number
@@ -21,6 +25,7 @@ interface Constants {
 const linux: Constants = {
   SOL_SOCKET: 1,
   SO_REUSEADDR: 2,
+  SO_ERROR: 4,
   SO_KEEPALIVE: 9,
   SO_SNDBUF: 7,
   SO_RCVBUF: 8,
@@ -33,6 +38,7 @@ const linux: Constants = {
 const darwin: Constants = {
   SOL_SOCKET: 0xffff,
   SO_REUSEADDR: 0x0004,
+  SO_ERROR: 0x1007,
   SO_KEEPALIVE: 0x0008,
   SO_SNDBUF: 0x1001,
   SO_RCVBUF: 0x1002,
@@ -45,10 +51,16 @@ interface Libc {
   readonly constants: Constants
   readonly getsockopt: (fd: number, level: number, name: number, value: Int32Array, length: Uint32Array) => number
   readonly setsockopt: (fd: number, level: number, name: number, value: Array<number>, length: number) => number
+  /** The calling thread's errno, as the last failed call left it. */
+  readonly errno: () => number
 }
 
-// undefined: not tried yet; null: unavailable on this platform.
+// undefined: not tried yet; null: unavailable on this platform (`reason` says why).
 let libc: Libc | null | undefined
+let reason = ""
+
+const messageOf = (cause: unknown): string =>
+  (cause instanceof Error ? cause.message : String(cause)).split("\n")[0] ?? ""
 
 const libraryNames: Partial<Record<NodeJS.Platform, ReadonlyArray<string>>> = {
   linux: ["libc.so.6"],
@@ -59,29 +71,41 @@ const load = (): Libc | null => {
   if (libc !== undefined) return libc
   libc = null
   const constants = process.platform === "linux" ? linux : process.platform === "darwin" ? darwin : undefined
-  if (constants === undefined) return libc
+  if (constants === undefined) {
+    reason = `on ${process.platform}, whose socket option numbers this library does not know`
+    return libc
+  }
+  let koffi: typeof import("koffi")
   try {
-    // Loaded on first use, so a platform without koffi's binary can still import this library.
-    const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi")
-    // The process's own symbols first (Node links libc dynamically), then libc by name.
-    for (const name of [null, ...(libraryNames[process.platform] ?? [])]) {
-      try {
-        const lib = koffi.load(name)
-        libc = {
-          constants,
-          getsockopt: lib.func("int getsockopt(int, int, int, _Out_ int *, _Inout_ uint32 *)"),
-          setsockopt: lib.func("int setsockopt(int, int, int, const int *, uint32)")
-        }
-        return libc
-      } catch {
-        // try the next name
+    // Loaded on first use, so a platform without koffi (an optional dependency) can still import this library.
+    koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi")
+  } catch (cause) {
+    reason = `through the FFI package koffi, which did not load: ${messageOf(cause)}`
+    return libc
+  }
+  // The process's own symbols first (Node links libc dynamically), then libc by name.
+  for (const name of [null, ...(libraryNames[process.platform] ?? [])]) {
+    try {
+      const lib = koffi.load(name)
+      libc = {
+        constants,
+        getsockopt: lib.func("int getsockopt(int, int, int, _Out_ int *, _Inout_ uint32 *)"),
+        setsockopt: lib.func("int setsockopt(int, int, int, const int *, uint32)"),
+        errno: () => koffi.errno()
       }
+      return libc
+    } catch (cause) {
+      reason = `through the FFI package koffi, which did not find it in libc: ${messageOf(cause)}`
     }
-  } catch {
-    // koffi itself did not load
   }
   return libc
 }
+
+/**
+ * Why socket options cannot be set in this process (koffi missing or not loading, an unknown platform),
+ * as the rest of "needs setsockopt …", or `undefined` where they can. Loads koffi the first time it is asked.
+ */
+export const unavailableReason = (): string | undefined => load() === null ? reason : undefined
 
 /** The socket's file descriptor, where Node has one (`socket._handle.fd` on Unix). */
 export const fdOf = (socket: Net.Socket): number | undefined => {
@@ -123,20 +147,53 @@ export const read = (socket: Net.Socket): SocketOptions => {
   }
 }
 
-const setInt = (socket: Net.Socket, which: "SO_RCVBUF" | "SO_SNDBUF", value: number): boolean => {
-  const fd = fdOf(socket)
-  if (fd === undefined) return false
-  const lib = load()
-  if (lib === null) return false
-  try {
-    return lib.setsockopt(fd, lib.constants.SOL_SOCKET, lib.constants[which], [value], 4) === 0
-  } catch {
-    return false
-  }
+/** A setsockopt that did not take: the errno's code (`ENOBUFS`), its number, and what was asked. */
+export interface SetFailure {
+  readonly code: string
+  readonly errno: number
+  readonly detail: string
 }
 
-/** Asks the kernel for a receive buffer of this size (SO_RCVBUF); `false` where it cannot be set. */
-export const setReceiveBufferSize = (socket: Net.Socket, bytes: number): boolean => setInt(socket, "SO_RCVBUF", bytes)
+/** The error the kernel holds for the socket (SO_ERROR, which clears it): 0 for none; `undefined` where unreadable. */
+export const pendingError = (socket: Net.Socket): number | undefined => {
+  const fd = fdOf(socket)
+  if (fd === undefined) return undefined
+  const lib = load()
+  return lib === null ? undefined : getInt(lib, fd, lib.constants.SOL_SOCKET, lib.constants.SO_ERROR)
+}
 
-/** Asks the kernel for a send buffer of this size (SO_SNDBUF); `false` where it cannot be set. */
-export const setSendBufferSize = (socket: Net.Socket, bytes: number): boolean => setInt(socket, "SO_SNDBUF", bytes)
+/** The errno's code as this OS names it (`ECONNRESET`). */
+export const codeOf = (errno: number): string | undefined =>
+  Object.entries(Os.constants.errno).find(([, n]) => n === errno)?.[0]
+
+const setInt = (socket: Net.Socket, which: "SO_RCVBUF" | "SO_SNDBUF", value: number): SetFailure | undefined => {
+  const failed = (code: string, errno: number, why: string): SetFailure => ({
+    code,
+    errno,
+    detail: `setsockopt(${which}, ${value}) ${why}`
+  })
+  const lib = load()
+  // `connect` and `listen` check `unavailableReason` before they start: only a socket with no descriptor gets here
+  const fd = fdOf(socket)
+  if (lib === null || fd === undefined) {
+    const why = lib === null ? `needs setsockopt ${reason}` : "failed: the socket has no descriptor"
+    return failed("ENOTSUP", Os.constants.errno.ENOTSUP, why)
+  }
+  let result: number
+  try {
+    result = lib.setsockopt(fd, lib.constants.SOL_SOCKET, lib.constants[which], [value], 4)
+  } catch (cause) {
+    return failed("EIO", Os.constants.errno.EIO, `could not be called: ${messageOf(cause)}`)
+  }
+  if (result === 0) return undefined
+  const errno = lib.errno()
+  return failed(codeOf(errno) ?? "EIO", errno, "failed")
+}
+
+/** Asks the kernel for the buffer sizes the settings name (SO_RCVBUF, SO_SNDBUF); the first that fails. */
+export const setBufferSizes = (
+  socket: Net.Socket,
+  sizes: { readonly receiveBufferSize: number | undefined; readonly sendBufferSize: number | undefined }
+): SetFailure | undefined =>
+  (sizes.receiveBufferSize === undefined ? undefined : setInt(socket, "SO_RCVBUF", sizes.receiveBufferSize)) ??
+    (sizes.sendBufferSize === undefined ? undefined : setInt(socket, "SO_SNDBUF", sizes.sendBufferSize))

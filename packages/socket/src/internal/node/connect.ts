@@ -13,6 +13,8 @@ import * as Socket from "./socket.ts"
 
 export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
   const { host, localAddress, port, settings, timeoutMillis } = yield* Settings.connect(options)
+  const unsupported = Socket.bufferSizesUnsupported(settings)
+  if (unsupported !== undefined) return yield* Effect.fail(Errors.unsupported("connect", host, port, unsupported))
   let connection: NodeConnection | undefined
   // The finalizer comes first, so no interruption can leave an open socket unowned.
   yield* Effect.addFinalizer((exit) => connection === undefined ? Effect.void : connection.close(exit))
@@ -41,6 +43,12 @@ export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOption
       socket.off("close", onClose)
     }
     function onConnect() {
+      const failed = Socket.setBufferSizes(socket, settings)
+      if (failed !== undefined) {
+        // reported by onClose, once the handle is gone; the peer sees a reset, not a connection that ended
+        error = Errors.connect(failed.code, host, port, failed.detail)
+        return void socket.resetAndDestroy()
+      }
       cleanup()
       connection = new NodeConnection(socket, settings)
       // a client's own address (its ephemeral port) is worth keeping: read both now, while the kernel has them

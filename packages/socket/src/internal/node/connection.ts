@@ -145,6 +145,7 @@ export class NodeConnection implements Connection, Socket.Owner {
   }
 
   onEnd(): void {
+    if (Socket.failedAtEnd(this.socket)) return // a reset after all: 'error' follows
     this.eof = true
     this.wakeReader()
   }

@@ -100,6 +100,11 @@ export class NodeListener {
     // (A peer that reset before accept() returned is already unknown: its address reads as unknown:0.)
     Socket.rememberPeer(socket)
     if (this.cap !== undefined && this.live.size >= this.cap) return this.reject(socket)
+    const failed = Socket.setBufferSizes(socket, this.options.settings)
+    if (failed !== undefined) {
+      socket.on("error", Socket.ignore).resetAndDestroy()
+      return this.acceptFailed(Errors.accept(failed.code, this.address, failed.detail))
+    }
     this.accepted++
     this.live.add(socket)
     // A running `serve` takes it at once (several take turns): no Effect between accept and handler.
@@ -114,7 +119,11 @@ export class NodeListener {
 
   private readonly onError = (cause: Error): void => {
     if (this.phase === "binding") return // `bind` reports it
-    const error = Errors.fromNode("accept", cause, this.address)
+    this.acceptFailed(Errors.fromNode("accept", cause, this.address))
+  }
+
+  /** A waiting `accept` fails with it; with none waiting (or for `serve`) it is logged and the server goes on. */
+  private acceptFailed(error: OSError.AcceptError): void {
     const waiter = this.waiters.shift()
     if (waiter !== undefined) waiter.fail(error)
     else this.runFork(Logs.acceptFailure(error, formatAddress(this.address)))
@@ -332,6 +341,10 @@ export class NodeListener {
 
 export const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefined) {
   const resolved = yield* Settings.listen(options)
+  const unsupported = Socket.bufferSizesUnsupported(resolved.settings)
+  if (unsupported !== undefined) {
+    return yield* Effect.fail(Errors.unsupported("listen", resolved.host, resolved.port, unsupported))
+  }
   const listener = new NodeListener(resolved, yield* Effect.context<never>())
   yield* Effect.addFinalizer(() => listener.shutdown)
   const address = yield* listener.bind

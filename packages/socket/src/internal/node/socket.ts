@@ -72,8 +72,48 @@ export const ownerOfSocket = (socket: Net.Socket): Owner | undefined => (socket 
 export const applySettings = (socket: Net.Socket, settings: Settings.Settings): void => {
   socket.setNoDelay(settings.noDelay)
   if (settings.keepAlive) socket.setKeepAlive(true, settings.keepAliveInitialDelay)
-  if (settings.receiveBufferSize !== undefined) Sockopt.setReceiveBufferSize(socket, settings.receiveBufferSize)
-  if (settings.sendBufferSize !== undefined) Sockopt.setSendBufferSize(socket, settings.sendBufferSize)
+}
+
+/**
+ * Buffer sizes are set with setsockopt through the FFI package koffi (an optional dependency). Where it cannot
+ * be called, `connect` and `listen` fail with this (ENOTSUP's detail) before they touch the OS, rather than
+ * leave a buffer size silently unset.
+ */
+export const bufferSizesUnsupported = (settings: Settings.Settings): string | undefined => {
+  const option = settings.receiveBufferSize !== undefined
+    ? "receiveBufferSize"
+    : settings.sendBufferSize !== undefined
+    ? "sendBufferSize"
+    : undefined
+  if (option === undefined) return undefined
+  const reason = Sockopt.unavailableReason()
+  return reason === undefined ? undefined : `${option} needs setsockopt ${reason}`
+}
+
+/** Sets the buffer sizes the settings ask for (SO_RCVBUF, SO_SNDBUF): the first that failed, with its errno. */
+export const setBufferSizes = (socket: Net.Socket, settings: Settings.Settings): Sockopt.SetFailure | undefined =>
+  settings.receiveBufferSize === undefined && settings.sendBufferSize === undefined
+    ? undefined
+    : Sockopt.setBufferSizes(socket, settings)
+
+/**
+ * libuv before 1.52 (Node 22) reports a reset that arrives right behind data, in the same poll, as a clean end
+ * (libuv/libuv#4997): bytes lost to the reset would look delivered. There an end asks the kernel for the socket's
+ * pending error (SO_ERROR, through the FFI; without it the end stays clean).
+ */
+const endMayHideReset = ((): boolean => {
+  const [major = 0, minor = 0] = process.versions.uv.split(".").map(Number)
+  return process.platform !== "win32" && major === 1 && minor < 52
+})()
+
+/** An end that hid a reset: the socket is destroyed with the error Node would have raised; `true` then. */
+export const failedAtEnd = (socket: Net.Socket): boolean => {
+  if (!endMayHideReset) return false
+  const errno = Sockopt.pendingError(socket)
+  if (errno === undefined || errno === 0) return false
+  const code = Sockopt.codeOf(errno) ?? "ECONNRESET"
+  socket.destroy(Object.assign(new Error(`read ${code}`), { errno: -errno, code, syscall: "read" }))
+  return true
 }
 
 export const toAddress = (host: string | undefined, port: number | undefined, family: string | undefined): Address => ({
