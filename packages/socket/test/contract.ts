@@ -348,6 +348,17 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.deepStrictEqual(stats, { active: 1, accepted: 1, rejected: 1 })
       }))
 
+    test("stats: a connection the server closed is no longer active by the time its peer reads the end", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        yield* Effect.forkScoped(server.serve((connection) => connection.copyTo(connection)))
+        const client = yield* Tcp.connect({ port: server.address.port })
+        yield* client.write(encode("hi"))
+        yield* client.end
+        assert.strictEqual(yield* readAll(client), "hi")
+        assert.deepStrictEqual(yield* server.stats, { active: 0, accepted: 1, rejected: 0 })
+      }))
+
     test("serve: a handler's failure ends its connection only; the server keeps serving", () =>
       Effect.gen(function*() {
         const server = yield* Tcp.listen()

@@ -77,10 +77,12 @@ export const shut = (network: Network, endpoint: Endpoint, kind: "close" | "rese
   if (!endpoint.inbound.finArrived && endpoint.readError === undefined) {
     endpoint.readError = Errors.closedLocally(endpoint.remote)
   }
+  // Whoever keeps count (the listener) hears of it before the peer can: as on Node, where the socket's
+  // 'close' comes before the peer reads the FIN.
+  for (const callback of endpoint.onClose.splice(0)) callback()
   send(network, endpoint, kind, now)
   settle(network, link, now)
   link.bump()
-  for (const callback of endpoint.onClose.splice(0)) callback()
 }
 
 export const shutEffect = (network: Network, endpoint: Endpoint, kind: "close" | "reset"): Effect.Effect<void> =>
