@@ -19,6 +19,7 @@ import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as References from "effect/References"
 import * as Schema from "effect/Schema"
+import { readFileSync } from "node:fs"
 import * as EchoServer from "./EchoServer.ts"
 import * as Workers from "./Workers.ts"
 
@@ -29,10 +30,13 @@ import * as Workers from "./Workers.ts"
 export const name = "echo-server"
 
 /**
+ * The package's version, from its package.json (beside `src/` and `dist/`
+ * alike), so that `--version` follows a release's bump.
+ *
  * @since 0.1.0
  * @category constants
  */
-export const version = "0.1.0"
+export const version: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version
 
 const d = EchoServer.defaults
 

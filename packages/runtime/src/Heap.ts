@@ -20,7 +20,8 @@
  *   V8 starts any program with a larger limit than that anyway.
  *
  * Both are V8 flags, not Node options. `--initial-old-space-size` only counts
- * on the command line (`pnpm start` passes both). The scavenger flag also works
+ * on the command line (`pnpm start` passes both, and so does the first line of
+ * each program's `main.ts`, the installed command). The scavenger flag also works
  * when set from inside the program (`tuneForSockets`, as `Main.run` does): V8
  * reads it at every buffer allocation; on the command line it also keeps the
  * young generation small, which makes an idle connection cheaper.

@@ -34,4 +34,12 @@ describe("Heap", () => {
       for (const flag of Heap.nodeFlags) assert.include(command, ` ${flag} `, `${pkg}package.json ${name}`)
     }
   })
+
+  // the installed echo-server and echo-client commands are dist/main.js, started by this first line
+  it("the programs' shebangs pass exactly these flags", () => {
+    for (const main of ["apps/server/src/main.ts", "apps/client/src/main.ts"]) {
+      const first = readFileSync(new URL(main, root), "utf8").split("\n", 1)[0]
+      assert.strictEqual(first, `#!/usr/bin/env -S node ${Heap.nodeFlags.join(" ")}`, main)
+    }
+  })
 })
