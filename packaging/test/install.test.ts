@@ -16,19 +16,26 @@ const consumerFixture = fileURLToPath(new URL("../consumer", import.meta.url))
 const bin = (name: string) => Path.join(root, "node_modules", ".bin", name)
 const node24 = Path.join(root, "node_modules", "node", "bin", "node")
 const node22 = Path.join(root, "node_modules", "node22", "bin", "node")
-/** Node 24 first on the PATH, as for a user who installed the programs with it. */
-const env = () => ({ ...process.env, PATH: `${Path.dirname(node24)}:${process.env.PATH ?? ""}` })
+/**
+ * A user's environment: none of what pnpm sets for its scripts (its NODE_PATH would find the
+ * workspace's packages, koffi among them), and Node 24 first on the PATH.
+ */
+const env = (): NodeJS.ProcessEnv => {
+  const { NODE_PATH: _pnpmOnly, ...rest } = process.env
+  return { ...rest, PATH: `${Path.dirname(node24)}:${process.env.PATH ?? ""}` }
+}
 const publishable = ["packages/socket", "packages/runtime", "apps/server", "apps/client"]
 
-/** The workspace's own version of a dependency, so the user's project gets what we test with. */
+/** The version of a dependency the library is tested with, so the user's project gets the same. */
 const workspaceVersion = (name: string): string =>
-  (JSON.parse(Fs.readFileSync(Path.join(root, "node_modules", name, "package.json"), "utf8")) as { version: string })
-    .version
+  (JSON.parse(
+    Fs.readFileSync(Path.join(root, "packages", "socket", "node_modules", name, "package.json"), "utf8")
+  ) as { version: string }).version
 
 /** Runs a command; on failure the error carries its output, so a red test says why. */
 const sh = async (file: string, args: ReadonlyArray<string>, options: { cwd: string; env?: NodeJS.ProcessEnv }) => {
   try {
-    return await run(file, args, { ...options, maxBuffer: 64 * 1024 * 1024, timeout: 300_000 })
+    return await run(file, args, { env: env(), ...options, maxBuffer: 64 * 1024 * 1024, timeout: 300_000 })
   } catch (error) {
     const { stderr, stdout } = error as { stdout?: string; stderr?: string }
     throw new Error(`${file} ${args.join(" ")} failed:\n${stdout ?? ""}\n${stderr ?? ""}`, { cause: error })
@@ -120,6 +127,40 @@ describe("@effect-tcp/socket in a user's project", () => {
       expect(stdout.trim().split("\n")).toEqual(["layer: hello over layer", "layerTest: hello over layerTest"])
     }
   )
+})
+
+describe("@effect-tcp/socket installed without optional dependencies (no koffi)", () => {
+  let project: string
+
+  beforeAll(async () => {
+    project = Path.join(work, "no-ffi")
+    Fs.cpSync(consumerFixture, project, { recursive: true })
+    Fs.writeFileSync(
+      Path.join(project, "package.json"),
+      JSON.stringify({ name: "no-ffi", private: true, type: "module" })
+    )
+    await npm(["install", "--omit=optional", tarballs.socket!, `effect@${workspaceVersion("effect")}`], project)
+  }, 300_000)
+
+  it("echoes, reads the options as unavailable, and refuses a buffer size saying why", async () => {
+    expect(Fs.existsSync(Path.join(project, "node_modules", "koffi"))).toBe(false)
+    const { stdout } = await sh(node24, ["no-ffi.ts"], { cwd: project })
+    const [echo, receiveBuffer, refusal] = stdout.trim().split("\n")
+    expect(echo).toBe("echo: hello without koffi")
+    expect(receiveBuffer).toBe("SO_RCVBUF: unavailable")
+    expect(refusal).toMatch(/^receiveBufferSize: ENOTSUP: \[Errno \d+\] .*receiveBufferSize needs setsockopt .*koffi/)
+  })
+})
+
+describe("the library's own tests", () => {
+  it("pass on Node 22 against the built package", async () => {
+    const vitest = Path.join(root, "node_modules", "vitest", "vitest.mjs")
+    const config = Path.join(root, "packages", "socket", "vitest.dist.config.ts")
+    const { stdout } = await sh(node22, [vitest, "run", "--config", config], { cwd: root })
+    const [, passed, failed] = /tests: (\d+) passed, (\d+) failed/.exec(stdout) ?? []
+    expect(Number(failed), stdout).toBe(0)
+    expect(Number(passed)).toBeGreaterThan(100)
+  }, 300_000)
 })
 
 describe("echo-server and echo-client, installed with npm install -g", () => {
