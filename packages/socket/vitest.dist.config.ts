@@ -1,6 +1,6 @@
 // The same tests against the built package: every import of the sources (`../src/X.ts`, `@effect-tcp/socket`)
 // resolves to what `tsc -b tsconfig.build.json` wrote to dist/, the JavaScript the tarball ships. Build first.
-// Run it with each Node the package supports (root script `test:dist`).
+// A project of `pnpm test` on Node 24; the packaging test runs it on Node 22.
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
