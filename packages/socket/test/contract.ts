@@ -7,6 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Clock, Deferred, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import type { Layer } from "effect"
+import * as Crypto from "node:crypto"
 import * as Os from "node:os"
 import * as Tcp from "../src/Tcp.ts"
 import { decode, encode, eventually, readAll, reader } from "./util.ts"
@@ -346,6 +347,28 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.strictEqual(error._tag, "ConnectionResetError")
         const stats = yield* eventually(server.stats, (stats) => stats.rejected === 1)
         assert.deepStrictEqual(stats, { active: 1, accepted: 1, rejected: 1 })
+      }))
+
+    test("a consumer that keeps every chunk of 64 MiB gets every byte, however reads and writes interleave", () =>
+      Effect.gen(function*() {
+        const payload = Crypto.randomBytes(64 * 1024 * 1024)
+        const server = yield* Tcp.listen()
+        // the echo copies socket to socket; the client reads nothing at first, so the echo's writes back block
+        yield* Effect.forkScoped(server.serve((connection) => connection.copyTo(connection)))
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const writer = yield* Effect.forkChild(Effect.gen(function*() {
+          for (let offset = 0; offset < payload.length; offset += 1024 * 1024) {
+            yield* client.write(payload.subarray(offset, offset + 1024 * 1024))
+          }
+          yield* client.end
+        }))
+        yield* Effect.sleep(200)
+        const kept: Array<Uint8Array> = []
+        yield* Stream.runForEach(client.stream, (chunk) => Effect.sync(() => void kept.push(chunk)))
+        yield* Fiber.join(writer)
+        const received = Buffer.concat(kept)
+        assert.strictEqual(received.length, payload.length)
+        assert.isTrue(received.equals(payload), "the bytes kept differ from the bytes sent")
       }))
 
     test("stats: a connection the server closed is no longer active by the time its peer reads the end", () =>

@@ -31,6 +31,7 @@ import * as Sockopt from "../sockopt.ts"
 import * as Closing from "./closing.ts"
 import { Copy, remove, startCopy } from "./copy.ts"
 import type { IdleSweep } from "./idle.ts"
+import * as Reads from "./reads.ts"
 import * as Socket from "./socket.ts"
 
 type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
@@ -40,6 +41,8 @@ type Batch = NonEmptyReadonlyArray<Uint8Array>
 const doneEffect = Cause.done()
 const voidResult: Effect.Effect<void> = Effect.void
 const sinkEnd: Sink.End<void> = [undefined]
+/** What Node reads at a time. */
+const readBufferSize = 64 * 1024
 
 /** What waits for a socket's 'drain': a suspended write, or a copy into it. */
 type DrainWaiter = Resume<void, OSError.WriteError> | Copy
@@ -77,6 +80,8 @@ export class NodeConnection implements Connection, Socket.Owner {
   /** What else must know the socket closed: the listener that accepted it. */
   readonly forget: ((socket: Net.Socket) => void) | undefined
   readonly idle: IdleSweep | undefined
+  /** Where static-buffer reads land (`reads.ts`); dropped when a copy lends it to a pending write. */
+  private readBuf: Buffer | undefined = undefined
   private local: Address | undefined = undefined
   private pullEffect: Effect.Effect<Batch, OSError.ReadError | Cause.Done> | undefined = undefined
   private streamValue: Stream.Stream<Uint8Array, OSError.ReadError> | undefined = undefined
@@ -94,6 +99,7 @@ export class NodeConnection implements Connection, Socket.Owner {
     this.activeAt = idle === undefined ? 0 : idle.now
     this.forget = forget
     Socket.own(socket, this)
+    Reads.readIntoOwnBuffer(socket)
     Socket.applySettings(socket, settings)
     socket.resume()
     // Closed before it was wrapped: settle now, 'close' will not come again.
@@ -142,6 +148,25 @@ export class NodeConnection implements Connection, Socket.Owner {
     ;(this.queue ??= []).push(chunk)
     this.queued += chunk.length
     if (this.queued >= this.settings.readLimit) this.pauseReading()
+  }
+
+  onRead(bytes: number, buffer: Buffer): boolean {
+    const copy = this.copy
+    if (copy === undefined) {
+      // whoever reads `stream` keeps what it gets: a copy of its own, as the next read reuses the buffer
+      this.onData(Buffer.from(buffer.subarray(0, bytes)))
+      return !this.paused
+    }
+    this.received += bytes
+    this.touch()
+    copy.send(buffer.subarray(0, bytes))
+    // Still waiting in the destination's buffer: the write owns this read buffer now, the next read gets another.
+    if (copy.target.socket.writableLength > 0) this.readBuf = undefined
+    return !this.paused
+  }
+
+  readBuffer(): Buffer {
+    return this.readBuf ??= Buffer.allocUnsafeSlow(Math.min(readBufferSize, this.settings.readLimit))
   }
 
   onEnd(): void {

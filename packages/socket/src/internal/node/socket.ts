@@ -16,6 +16,10 @@ export interface Owner {
   onError(error: Error): void
   onDrain(): void
   onClose(): void
+  /** A static-buffer read (see `reads.ts`): `bytes` in `buffer`, until the next read; `false` stops reading. */
+  onRead(bytes: number, buffer: Buffer): boolean
+  /** The buffer the next static-buffer read lands in. */
+  readBuffer(): Buffer
   /** The idle sweep's check (see `idle.ts`). */
   checkIdle(now: number, limit: number, idleMillis: number): void
 }
@@ -26,7 +30,7 @@ interface Owned extends Net.Socket {
   [kOwner]?: Owner
 }
 
-const ownerOf = (socket: Net.Socket): Owner => (socket as Owned)[kOwner]!
+export const ownerOf = (socket: Net.Socket): Owner => (socket as Owned)[kOwner]!
 
 function onData(this: Net.Socket, chunk: Buffer): void {
   ownerOf(this).onData(chunk)
