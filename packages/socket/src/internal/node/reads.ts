@@ -18,9 +18,11 @@ interface Keys {
 }
 
 /** The properties `onread` sets on a socket, found by constructing one with it. */
+const probeCallback = (): boolean => true
+
 const findKeys = (): Keys | undefined => {
   const buffer = Buffer.alloc(1)
-  const callback = (): boolean => true
+  const callback = probeCallback
   try {
     const socket = new Net.Socket({ onread: { buffer, callback } })
     const symbols = Object.getOwnPropertySymbols(socket)
@@ -47,6 +49,7 @@ let keys: Keys | null | undefined
 let reading: Net.Socket | undefined
 
 function onRead(this: Net.Socket, bytes: number, buffer: Buffer): boolean {
+  // oxlint-disable-next-line typescript/no-this-alias -- Node hands the generator no socket: this is how it finds it
   reading = this
   return ownerOf(this).onRead(bytes, buffer)
 }
