@@ -1,37 +1,58 @@
 /**
  * `pnpm bench`: our echo server side by side with its peers.
  *
- * Starts every server (one after another, each on a free loopback port), measures the
- * memory of each holding many idle connections, then drives each with the same load
- * (`apps/client bench`) for every message size and connection count, interleaving the
- * servers within each cell, and writes bench/results/<date>.{md,json,svg}.
+ * Starts every server (one after another, each on a free loopback port, pinned to core 0),
+ * measures the memory of each holding many idle connections, checks that our load generator
+ * (`apps/client bench`) drives node:net within 0.8× of a raw node:net client (else the raw one
+ * runs the cells), then drives each server with the same load (pinned to core 1) for every
+ * message size and connection count, interleaving the servers within each cell, and writes
+ * bench/results/<date>.{md,json,svg}.
  *
  *   pnpm bench             the full run, for people (several minutes)
  *   pnpm bench --quick     a short run (under a minute), for CI
  *   pnpm bench --profile   also run the node servers under --cpu-prof (profiles in /tmp)
  *
  * Other flags: --only ours,node-net  --workers N  --duration S  --warmup S  --rounds N
- * --idle N (idle connections for the memory measurement)  --out DIR
+ * --idle N (idle connections for the memory measurement)  --client auto|ours|raw (the load
+ * generator of the cells; auto: checked against node:net first)  --out DIR
  */
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as Os from "node:os"
 import { parseArgs } from "node:util"
 import { renderChart } from "./chart.ts"
 import { formatCell, renderMarkdown } from "./markdown.ts"
-import { cpuSeconds, type Proc, rssKiB, sleep, start, stop, waitForLine, withRaisedFdLimit } from "./processes.ts"
+import {
+  type Cores,
+  cpuSeconds,
+  findCores,
+  pinned,
+  type Proc,
+  rssKiB,
+  sleep,
+  start,
+  stop,
+  waitForLine,
+  withRaisedFdLimit
+} from "./processes.ts"
 import { type CpuProfile, renderProfile, summarizeProfile } from "./profile.ts"
 import {
   BASELINE,
   type BenchResults,
   type Calibration,
+  type Cell,
   CELLS,
+  chooseClient,
+  CLIENT_CHECK_THRESHOLD,
+  type ClientCheck,
+  type ClientId,
   evaluateTargets,
   type LoadResult,
   type Measured,
   medianRound,
   type MemoryResult,
-  OURS,
-  type ServerInfo
+  QUICK_SERVERS,
+  type ServerInfo,
+  worstClientRatio
 } from "./results.ts"
 import { findPython, path, servers } from "./servers.ts"
 import { errorCount, parseSummary } from "./summary.ts"
@@ -46,6 +67,7 @@ const { values: flags } = parseArgs({
     warmup: { type: "string" },
     rounds: { type: "string" },
     idle: { type: "string" },
+    client: { type: "string", default: "auto" },
     out: { type: "string" }
   }
 })
@@ -60,7 +82,15 @@ const config = {
 }
 const outDir = flags.out ?? path("bench/results")
 const profileDir = "/tmp/effect-tcp-bench-profiles"
-const client = path("apps/client/src/main.ts")
+const clientMain = { ours: path("apps/client/src/main.ts"), raw: path("bench/src/raw-client.ts") }
+if (!["auto", "ours", "raw"].includes(flags.client)) {
+  process.stderr.write(`bench: --client must be auto, ours or raw, not ${flags.client}\n`)
+  process.exit(2)
+}
+/** servers on one core, load generators on the other (`taskset`), where the machine allows */
+const cores: Cores = findCores(Os.cpus().length)
+const serverCores = "server" in cores ? cores.server : undefined
+const clientCores = "client" in cores ? cores.client : undefined
 
 const log = (message: string) => process.stderr.write(`${message}\n`)
 
@@ -78,7 +108,7 @@ const startServer = async (
     : []
   const launch = spec.launch(nodeFlags)
   if ("skip" in launch) return { skipped: launch.skip }
-  const [command, args] = withRaisedFdLimit(launch.command, launch.args)
+  const [command, args] = pinned(serverCores, withRaisedFdLimit(launch.command, launch.args))
   const proc = start(spec.id, command, args)
   try {
     const match = await waitForLine(proc, launch.ready, 30_000)
@@ -94,12 +124,15 @@ const startServer = async (
 const measureMemory = async (server: Running, connections: number): Promise<MemoryResult> => {
   await sleep(500)
   const rssBeforeKiB = rssKiB(server.proc.pid)
-  const [command, args] = withRaisedFdLimit(process.execPath, [
-    path("bench/src/idle-connections.ts"),
-    String(server.port),
-    String(connections),
-    "100"
-  ])
+  const [command, args] = pinned(
+    clientCores,
+    withRaisedFdLimit(process.execPath, [
+      path("bench/src/idle-connections.ts"),
+      String(server.port),
+      String(connections),
+      "100"
+    ])
+  )
   const holder = start(`idle connections to ${server.info.id}`, command, args, { stdin: "pipe" })
   try {
     const line = await waitForLine(holder, /^(ready|error) ?(.*)$/, 120_000)
@@ -114,7 +147,9 @@ const measureMemory = async (server: Running, connections: number): Promise<Memo
   }
 }
 
+/** One closed-loop run of `client` against `server`; the raw client is one process (`workers` is ours'). */
 const drive = async (
+  client: ClientId,
   server: Running,
   size: number,
   connections: number,
@@ -122,9 +157,7 @@ const drive = async (
   durationSeconds = config.durationSeconds,
   warmupSeconds = config.warmupSeconds
 ): Promise<Measured> => {
-  const args = [
-    client,
-    "bench",
+  const common = [
     "--host",
     "127.0.0.1",
     "--port",
@@ -136,26 +169,40 @@ const drive = async (
     "--duration",
     String(durationSeconds),
     "--warmup",
-    String(warmupSeconds),
-    "--workers",
-    String(workers),
-    "--json"
+    String(warmupSeconds)
   ]
+  const args = client === "raw"
+    ? [clientMain.raw, ...common]
+    : [clientMain.ours, "bench", ...common, "--workers", String(workers), "--json"]
   const timeout = (durationSeconds + warmupSeconds) * 1000 + 60_000
-  const proc = start(`client against ${server.info.id}`, process.execPath, args)
+  const [command, pinnedArgs] = pinned(clientCores, [process.execPath, args])
+  const proc = start(`${client} client against ${server.info.id}`, command, pinnedArgs)
   const killer = setTimeout(() => proc.child.kill("SIGKILL"), timeout)
   // The server's CPU time over the measured window: the load starts when the client logs
-  // that its connections are open (one worker) or its workers started (several), then
+  // that its connections are open (one worker, or the raw client) or its workers started (several), then
   // warms up; the window is read on our clock, a few ms off the client's.
-  const loadStarts = workers > 1 ? /workers started/ : /connections open/
+  const loadStarts = client === "ours" && workers > 1 ? /workers started/ : /connections open/
   const samples: Array<number> = []
+  // the client's own CPU time, where it is one process (the raw client, or ours with one worker):
+  // near 100 % of its core, the client sets the pace
+  const oneProcess = client === "raw" || workers === 1
+  const clientSamples: Array<number> = []
   const timers: Array<NodeJS.Timeout> = []
   let started = false
   proc.onLine((line) => {
     if (started || !loadStarts.test(line)) return
     started = true
     for (const at of [warmupSeconds, warmupSeconds + durationSeconds]) {
-      timers.push(setTimeout(() => samples.push(cpuSeconds(server.proc.pid)), at * 1000))
+      timers.push(setTimeout(() => {
+        samples.push(cpuSeconds(server.proc.pid))
+        if (oneProcess && proc.child.exitCode === null) {
+          try {
+            clientSamples.push(cpuSeconds(proc.pid))
+          } catch {
+            // it has just exited
+          }
+        }
+      }, at * 1000))
     }
   })
   const code = await proc.exited
@@ -166,9 +213,16 @@ const drive = async (
   if (code !== 0) throw new Error(`client exited ${code}:\n${proc.tail()}`)
   const summary = parseSummary(proc.stdout())
   const [from, to] = samples
-  return from === undefined || to === undefined
-    ? { summary }
-    : { summary, serverCpu: { seconds: to - from, windowSeconds: durationSeconds } }
+  const [clientFrom, clientTo] = clientSamples
+  return {
+    summary,
+    ...(from === undefined || to === undefined
+      ? {}
+      : { serverCpu: { seconds: to - from, windowSeconds: durationSeconds } }),
+    ...(clientFrom === undefined || clientTo === undefined
+      ? {}
+      : { clientCpu: { seconds: clientTo - clientFrom, windowSeconds: durationSeconds } })
+  }
 }
 
 /**
@@ -180,7 +234,7 @@ const drive = async (
 const calibrateWorkers = async (baseline: Running): Promise<{ workers: number; tried: Array<Calibration> }> => {
   const tried: Array<Calibration> = []
   for (const workers of [1, 2, 3]) {
-    const { summary } = await drive(baseline, 1024, 100, workers, 2, 0.5)
+    const { summary } = await drive("ours", baseline, 1024, 100, workers, 2, 0.5)
     tried.push({ workers, requestsPerSecond: Math.round(summary.requestsPerSecond) })
     log(
       `bench: calibrating: node:net, 1 KiB × 100 conns, ${workers} worker(s): ${
@@ -191,6 +245,41 @@ const calibrateWorkers = async (baseline: Running): Promise<{ workers: number; t
   const best = tried.reduce((a, b) => b.requestsPerSecond > a.requestsPerSecond * 1.05 ? b : a)
   return { workers: best.workers, tried }
 }
+
+/**
+ * Is our client fast enough to measure with? It drives node:net in `cells`, and so does the raw client;
+ * below 0.8× the raw client's requests/s in any of them, ours would set the pace, and the raw client
+ * runs the cells. Returns what both measured (empty when a client failed; then the raw client runs).
+ */
+const checkClients = async (
+  baseline: Running,
+  cells: ReadonlyArray<Cell>,
+  workers: number
+): Promise<Array<ClientCheck>> => {
+  const checks: Array<ClientCheck> = []
+  for (const cell of cells) {
+    try {
+      const ours = (await drive("ours", baseline, cell.size, cell.connections, workers)).summary.requestsPerSecond
+      const raw = (await drive("raw", baseline, cell.size, cell.connections, workers)).summary.requestsPerSecond
+      checks.push({ cell, ours: Math.round(ours), raw: Math.round(raw) })
+      log(
+        `bench: client check: node:net, ${formatCell(cell)}: ours ${Math.round(ours)} req/s, raw ${
+          Math.round(raw)
+        } req/s (${(ours / raw).toFixed(2)}×)`
+      )
+    } catch (error) {
+      log(`bench: client check, ${formatCell(cell)} failed: ${error}`)
+      return []
+    }
+  }
+  return checks
+}
+
+/** The cells of the client check: every cell in a full run; with --quick the two that ask most of a client. */
+const checkCells = (): ReadonlyArray<Cell> =>
+  quick
+    ? CELLS.filter((c) => (c.size === 1024 && c.connections === 100) || (c.size === 100 * 1024 && c.connections === 10))
+    : CELLS
 
 const machine = (python: string) => {
   const cpus = Os.cpus()
@@ -209,7 +298,7 @@ const main = async () => {
   const loadBefore = Os.loadavg()
   const pythons = { asyncio: findPython("asyncio"), uvloop: findPython("uvloop") }
   // --quick: only the servers the targets name (the client's start-up, ~1-2 s a cell, dominates a short run)
-  const only = flags.only?.split(",").map((s) => s.trim()) ?? (quick ? [OURS, "asyncio"] : undefined)
+  const only = flags.only?.split(",").map((s) => s.trim()) ?? (quick ? QUICK_SERVERS : undefined)
   const specs = servers(pythons).filter((s) => only === undefined || only.includes(s.id) || s.id === BASELINE)
   if (flags.profile) {
     rmSync(profileDir, { recursive: true, force: true })
@@ -219,6 +308,11 @@ const main = async () => {
     `bench: ${
       quick ? "quick" : "full"
     } run, ${config.rounds} round(s) of ${config.warmupSeconds}+${config.durationSeconds} s per cell`
+  )
+  log(
+    "note" in cores
+      ? `bench: ${cores.note}`
+      : `bench: servers on core ${cores.server}, load generators on core ${cores.client} (taskset)`
   )
 
   const infos: Array<ServerInfo> = []
@@ -261,9 +355,27 @@ const main = async () => {
 
   const baseline = running.find((r) => r.info.id === BASELINE)!
   // --quick: one worker (the client's own core); a full run calibrates unless told
-  const calibration = flags.workers === undefined && !quick ? await calibrateWorkers(baseline) : undefined
+  const calibration = flags.workers === undefined && !quick && flags.client !== "raw"
+    ? await calibrateWorkers(baseline)
+    : undefined
   const workers = calibration?.workers ?? numberFlag(flags.workers, 1)
   log(`bench: ${workers} client worker(s)`)
+
+  const check = flags.client === "auto" ? await checkClients(baseline, checkCells(), workers) : []
+  const client: ClientId = flags.client === "auto" ? chooseClient(check) : flags.client === "ours" ? "ours" : "raw"
+  const worst = worstClientRatio(check)
+  const why = flags.client !== "auto"
+    ? `chosen with --client ${flags.client} (no check)`
+    : worst === undefined
+    ? "the client check failed: the raw client runs the cells"
+    : client === "ours"
+    ? `our client drives node:net to ${
+      worst.toFixed(2)
+    }× the raw client's requests/s at worst (≥ ${CLIENT_CHECK_THRESHOLD}×)`
+    : `our client drives node:net to only ${
+      worst.toFixed(2)
+    }× the raw client's requests/s at worst (< ${CLIENT_CHECK_THRESHOLD}×): the raw client runs the cells`
+  log(`bench: load generator: ${client === "ours" ? "apps/client bench" : "bench/src/raw-client.ts"}: ${why}`)
 
   const rounds = new Map<string, Array<Measured>>()
   const total = config.rounds * CELLS.length * running.length
@@ -274,7 +386,7 @@ const main = async () => {
         done++
         const key = `${server.info.id} ${cell.size} ${cell.connections}`
         try {
-          const measured = await drive(server, cell.size, cell.connections, workers)
+          const measured = await drive(client, server, cell.size, cell.connections, workers)
           const { summary } = measured
           rounds.set(key, [...(rounds.get(key) ?? []), measured])
           const errors = errorCount(summary)
@@ -285,6 +397,10 @@ const main = async () => {
               measured.serverCpu === undefined
                 ? ""
                 : `, server CPU ${Math.round((100 * measured.serverCpu.seconds) / measured.serverCpu.windowSeconds)} %`
+            }${
+              measured.clientCpu === undefined
+                ? ""
+                : `, client CPU ${Math.round((100 * measured.clientCpu.seconds) / measured.clientCpu.windowSeconds)} %`
             }${errors > 0 ? `, ${errors} errors` : ""}`
           )
         } catch (error) {
@@ -327,6 +443,8 @@ const main = async () => {
       machine: machine(python),
       load: { before: loadBefore, after: Os.loadavg() },
       config: { ...config, workers, workersCalibration: calibration?.tried ?? [] },
+      loadGenerator: { client, why, check },
+      pinning: cores,
       elapsedSeconds: (Date.now() - started) / 1000
     },
     servers: infos,

@@ -5,12 +5,16 @@ import {
   BASELINE,
   type BenchResults,
   type Cell,
+  CLIENT_CHECK_THRESHOLD,
+  type ClientCheck,
+  clientCpuShare,
   cpuMicrosPerRequest,
   cpuShare,
   evaluateTargets,
   findLoad,
   kibPerConnection,
   type Metric,
+  ratio,
   ratioTo,
   type ServerInfo,
   type TargetResult
@@ -57,8 +61,9 @@ const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<
 
 export const targetsTable = (results: BenchResults, targets: ReadonlyArray<TargetResult>): string =>
   table(
-    ["our server's", "vs", "in", "measured", "target", "result"],
+    ["server", "metric", "vs", "in", "measured", "target", "result"],
     targets.map(({ pass, ratio, target }) => [
+      labelOf(results.servers, target.server),
       metricLabels[target.metric],
       labelOf(results.servers, target.baseline),
       target.cell === undefined ? `${results.run.config.idleConnections} idle conns` : formatCell(target.cell),
@@ -66,6 +71,34 @@ export const targetsTable = (results: BenchResults, targets: ReadonlyArray<Targe
       `${target.op === ">=" ? "≥" : "≤"} ${target.threshold}×`,
       ratio === undefined ? "❌ not measured" : pass ? "✅ pass" : "❌ FAIL"
     ])
+  )
+
+/** One line per server with targets: how many of its targets pass. */
+export const targetsByServer = (results: BenchResults, targets: ReadonlyArray<TargetResult>): string =>
+  targets
+    .map((t) => t.target.server)
+    .filter((server, i, all) => all.indexOf(server) === i)
+    .map((server) => {
+      const own = targets.filter((t) => t.target.server === server)
+      return `- ${labelOf(results.servers, server)}: ${own.filter((t) => t.pass).length} of ${own.length} pass`
+    })
+    .join("\n")
+
+/** node:net driven by both load generators, before the cells. */
+export const clientCheckTable = (checks: ReadonlyArray<ClientCheck>): string =>
+  table(
+    ["size", "conns", "apps/client req/s", "raw client req/s", "ours ÷ raw", `≥ ${CLIENT_CHECK_THRESHOLD}×`],
+    checks.map((check) => {
+      const r = ratio(check.ours, check.raw)
+      return [
+        formatSize(check.cell.size),
+        String(check.cell.connections),
+        formatCount(check.ours),
+        formatCount(check.raw),
+        formatRatio(r),
+        r === undefined ? "—" : r >= CLIENT_CHECK_THRESHOLD ? "yes" : "no"
+      ]
+    })
   )
 
 const ran = (results: BenchResults): ReadonlyArray<ServerInfo> => results.servers.filter((s) => s.skipped === undefined)
@@ -94,6 +127,7 @@ export const loadTable = (results: BenchResults): string => {
         formatPercent(cpuShare(load)),
         formatMicros(cpuMicrosPerRequest(load)),
         r("cpuPerRequest"),
+        formatPercent(clientCpuShare(load)),
         String(errorCount(s))
       ])
     }
@@ -114,6 +148,7 @@ export const loadTable = (results: BenchResults): string => {
       "server CPU",
       "CPU µs/req",
       `× ${base}`,
+      "client CPU",
       "errors"
     ],
     rows
@@ -140,7 +175,7 @@ export const memoryTable = (results: BenchResults): string => {
 const loadavg = (l: ReadonlyArray<number>) => l.map((x) => x.toFixed(2)).join(" ")
 
 export const renderMarkdown = (results: BenchResults, chartFile: string): string => {
-  const { config, load, machine } = results.run
+  const { config, load, loadGenerator, machine, pinning } = results.run
   const targets = evaluateTargets(results)
   const passed = targets.filter((t) => t.pass).length
   const skipped = results.servers.filter((s) => s.skipped !== undefined)
@@ -154,13 +189,23 @@ export const renderMarkdown = (results: BenchResults, chartFile: string): string
     "",
     `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.kernel}`,
     `- node ${machine.node}; python: ${machine.python}`,
-    `- load: \`apps/client bench\` with ${config.workers} worker process(es)${
-      config.workersCalibration.length === 0
-        ? ""
-        : ` (calibrated: node:net, 1 KiB × 100 conns: ${
+    `- load: ${
+      loadGenerator.client === "raw"
+        ? "the raw node:net client (`bench/src/raw-client.ts`, one process)"
+        : `\`apps/client bench\` with ${config.workers} worker process(es)`
+    }${
+      loadGenerator.client === "ours" && config.workersCalibration.length > 0
+        ? ` (calibrated: node:net, 1 KiB × 100 conns: ${
           config.workersCalibration.map((c) => `${c.workers} → ${formatCount(c.requestsPerSecond)} req/s`).join(", ")
         })`
+        : ""
     }, ${config.warmupSeconds} s warm-up + ${config.durationSeconds} s measured, ${config.rounds} round(s) (the median round by requests/s is shown)`,
+    `- load generator: ${loadGenerator.why}`,
+    `- cores: ${
+      "note" in pinning
+        ? pinning.note
+        : `servers on core ${pinning.server}, load generators on core ${pinning.client} (\`taskset -c\`)`
+    }`,
     `- load average (1, 5, 15 min) before: ${loadavg(load.before)}, after: ${loadavg(load.after)}; run took ${
       Math.round(results.run.elapsedSeconds)
     } s`,
@@ -171,11 +216,21 @@ export const renderMarkdown = (results: BenchResults, chartFile: string): string
     "",
     `## Targets: ${passed} of ${targets.length} pass`,
     "",
+    targetsByServer(results, targets),
+    "",
     targetsTable(results, targets),
     "",
     `![ratios to node:net](./${chartFile})`,
     "",
-    "## Load: closed loop, one message in flight per connection",
+    ...(loadGenerator.check.length === 0 ? [] : [
+      "## Load generator check: plain node:net driven by each client",
+      "",
+      clientCheckTable(loadGenerator.check),
+      ""
+    ]),
+    `## Load: closed loop, one message in flight per connection (${
+      loadGenerator.client === "raw" ? "raw node:net client" : "apps/client bench"
+    })`,
     "",
     loadTable(results),
     "",

@@ -2,7 +2,7 @@
  * Child processes for the bench: every one started here is tracked and killed when
  * the bench exits, also on failure or Ctrl-C.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 
 export interface Proc {
@@ -52,6 +52,28 @@ export const withRaisedFdLimit = (
   "bash",
   ["-c", "ulimit -n \"$(ulimit -Hn)\" 2>/dev/null || true; exec \"$@\"", "bash", command, ...args]
 ]
+
+/** The cores to pin servers and load generators to, or why they run unpinned. */
+export type Cores = { readonly server: string; readonly client: string } | { readonly note: string }
+
+/**
+ * Servers on core 0, load generators on core 1, with `taskset` (util-linux), so that neither takes
+ * the other's core; unpinned, with a note saying why, where `taskset` is missing or fails, or with
+ * fewer than two cores.
+ */
+export const findCores = (cores: number): Cores => {
+  if (cores < 2) return { note: `not pinned: ${cores} core(s), the server and the load generator share it` }
+  const probe = spawnSync("taskset", ["-c", "1", "true"], { encoding: "utf8", timeout: 10_000 })
+  if (probe.error !== undefined) return { note: "not pinned: `taskset` (util-linux) is not installed" }
+  if (probe.status !== 0) return { note: `not pinned: \`taskset -c 1\` failed: ${probe.stderr.trim()}` }
+  return { server: "0", client: "1" }
+}
+
+/** The command run on `cores` (a `taskset -c` list), or as it is when `cores` is undefined. */
+export const pinned = (
+  cores: string | undefined,
+  [command, args]: readonly [string, ReadonlyArray<string>]
+): [string, Array<string>] => cores === undefined ? [command, [...args]] : ["taskset", ["-c", cores, command, ...args]]
 
 /**
  * Our environment without `ECHO_*`: the apps read their flags from those too, and the

@@ -6,8 +6,27 @@ import type { LoadSummary } from "./summary.ts"
 
 /** The server every ratio is taken against. */
 export const BASELINE = "node-net"
-/** Our server. */
+/** Our server, started as `pnpm start` starts it (with `Heap.nodeFlags`). */
 export const OURS = "ours"
+/** Our server app started with plain `node`, no V8 flags. */
+export const OURS_NO_FLAGS = "ours-no-flags"
+/** A user's program on the library, plain `node`: `serve(c => c.copyTo(c))`. */
+export const LIBRARY_COPY = "library-copy"
+/** The same with the README's echo: `stream` run into `sink`. */
+export const LIBRARY_STREAM = "library-stream"
+/** Plain node:net in a process that has loaded `effect` and `@effect/platform-node`. */
+export const NODE_NET_EFFECT = "node-net-effect"
+
+/** What `--quick` runs besides the baseline: every server a target names, and node:net with Effect loaded. */
+export const QUICK_SERVERS: ReadonlyArray<string> = [
+  OURS,
+  LIBRARY_COPY,
+  LIBRARY_STREAM,
+  OURS_NO_FLAGS,
+  NODE_NET_EFFECT,
+  "asyncio",
+  "uvloop"
+]
 
 export interface Cell {
   readonly size: number
@@ -26,6 +45,8 @@ export interface ServerInfo {
 export interface Measured {
   readonly summary: LoadSummary
   readonly serverCpu?: { readonly seconds: number; readonly windowSeconds: number }
+  /** The load generator's CPU time over the same window, where it is one process. */
+  readonly clientCpu?: { readonly seconds: number; readonly windowSeconds: number }
 }
 
 export interface LoadResult extends Measured {
@@ -40,6 +61,12 @@ export const cpuShare = (load: Measured): number | undefined =>
   load.serverCpu === undefined || !(load.serverCpu.windowSeconds > 0)
     ? undefined
     : load.serverCpu.seconds / load.serverCpu.windowSeconds
+
+/** The load generator's share of its core over the measured window (where it is one process). */
+export const clientCpuShare = (load: Measured): number | undefined =>
+  load.clientCpu === undefined || !(load.clientCpu.windowSeconds > 0)
+    ? undefined
+    : load.clientCpu.seconds / load.clientCpu.windowSeconds
 
 /** The server's CPU time per request over the measured window, in µs; the efficiency a slow client cannot hide. */
 export const cpuMicrosPerRequest = (load: Measured): number | undefined =>
@@ -59,6 +86,37 @@ export interface Calibration {
   readonly workers: number
   readonly requestsPerSecond: number
 }
+
+/** The load generators: `apps/client bench` (ours, on Effect) or `bench/src/raw-client.ts` (plain node:net). */
+export type ClientId = "ours" | "raw"
+
+/** node:net's requests/s in one cell driven by each client. */
+export interface ClientCheck {
+  readonly cell: Cell
+  readonly ours: number
+  readonly raw: number
+}
+
+/** Our client must drive node:net to at least this share of the raw client's requests/s to run the cells. */
+export const CLIENT_CHECK_THRESHOLD = 0.8
+
+/** Our client's requests/s as a share of the raw client's, in the cell where it does worst. */
+export const worstClientRatio = (checks: ReadonlyArray<ClientCheck>): number | undefined =>
+  checks.reduce<number | undefined>((worst, check) => {
+    const r = ratio(check.ours, check.raw)
+    return r === undefined ? worst : worst === undefined ? r : Math.min(worst, r)
+  }, undefined)
+
+/** Which client runs the cells: ours when it keeps within the threshold of the raw client in every cell checked. */
+export const chooseClient = (checks: ReadonlyArray<ClientCheck>): ClientId => {
+  const worst = worstClientRatio(checks)
+  return worst !== undefined && worst >= CLIENT_CHECK_THRESHOLD ? "ours" : "raw"
+}
+
+/** Where the processes ran: servers and load generators on their own cores (`taskset -c`), or why not. */
+export type Pinning =
+  | { readonly server: string; readonly client: string }
+  | { readonly note: string }
 
 export interface RunInfo {
   readonly date: string
@@ -85,6 +143,13 @@ export interface RunInfo {
     readonly rounds: number
     readonly idleConnections: number
   }
+  /** The client that ran the cells, why, and the check of both clients against node:net before them. */
+  readonly loadGenerator: {
+    readonly client: ClientId
+    readonly why: string
+    readonly check: ReadonlyArray<ClientCheck>
+  }
+  readonly pinning: Pinning
   readonly elapsedSeconds: number
 }
 
@@ -151,6 +216,8 @@ export const ratioTo = (
 ): number | undefined => ratio(valueOf(results, server, metric, cell), valueOf(results, baseline, metric, cell))
 
 export interface Target {
+  /** the server that must reach it */
+  readonly server: string
   readonly metric: Metric
   readonly baseline: string
   readonly cell?: Cell
@@ -172,41 +239,81 @@ const cellsOf = (sizes: ReadonlyArray<number>, connections: ReadonlyArray<number
 /** The cells every server is driven through: 1, 10 and 100 KiB at 10 and 100 connections. */
 export const CELLS: ReadonlyArray<Cell> = cellsOf([KiB, 10 * KiB, 100 * KiB], [10, 100])
 
-/** The targets of issue #7, each checked in every cell it names. */
-export const targetsFor = (cells: ReadonlyArray<Cell>): ReadonlyArray<Target> => [
-  ...cells.filter((c) => c.size === KiB).map((cell): Target => ({
-    metric: "requestsPerSecond",
+/**
+ * A goal: a server's metric against a baseline, checked in each of the cells `cells` picks from the run's
+ * (none: memory, one number per server).
+ */
+interface Goal {
+  readonly server: string
+  readonly metric: Metric
+  readonly baseline: string
+  readonly op: ">=" | "<="
+  readonly threshold: number
+  readonly cells?: (cells: ReadonlyArray<Cell>) => ReadonlyArray<Cell>
+}
+
+const every = (cells: ReadonlyArray<Cell>) => cells
+const ofSize = (size: number) => (cells: ReadonlyArray<Cell>) => cells.filter((c) => c.size === size)
+
+/** The goals of the issues, in the order the results list them. */
+export const GOALS: ReadonlyArray<Goal> = [
+  // issue #7: our server as `pnpm start` starts it
+  { server: OURS, metric: "requestsPerSecond", baseline: BASELINE, cells: ofSize(KiB), op: ">=", threshold: 0.95 },
+  { server: OURS, metric: "mibPerSecond", baseline: BASELINE, cells: ofSize(100 * KiB), op: ">=", threshold: 0.95 },
+  { server: OURS, metric: "p99", baseline: BASELINE, cells: every, op: "<=", threshold: 1.2 },
+  { server: OURS, metric: "memory", baseline: BASELINE, op: "<=", threshold: 1.2 },
+  { server: OURS, metric: "requestsPerSecond", baseline: "asyncio", cells: ofSize(KiB), op: ">=", threshold: 3 },
+  // "Fast in anyone's program": the library in a user's program, and the server app, on plain node, no V8 flags
+  { server: LIBRARY_COPY, metric: "requestsPerSecond", baseline: BASELINE, cells: every, op: ">=", threshold: 0.95 },
+  { server: LIBRARY_COPY, metric: "p99", baseline: BASELINE, cells: every, op: "<=", threshold: 1.2 },
+  { server: LIBRARY_COPY, metric: "cpuPerRequest", baseline: BASELINE, cells: every, op: "<=", threshold: 1.05 },
+  { server: LIBRARY_STREAM, metric: "requestsPerSecond", baseline: BASELINE, cells: every, op: ">=", threshold: 0.9 },
+  { server: LIBRARY_STREAM, metric: "p99", baseline: BASELINE, cells: every, op: "<=", threshold: 1.2 },
+  ...[LIBRARY_COPY, LIBRARY_STREAM, OURS_NO_FLAGS].map((server): Goal => ({
+    server,
+    metric: "memory",
     baseline: BASELINE,
-    cell,
-    op: ">=",
-    threshold: 0.95
+    op: "<=",
+    threshold: 1.2
   })),
-  ...cells.filter((c) => c.size === 100 * KiB).map((cell): Target => ({
-    metric: "mibPerSecond",
-    baseline: BASELINE,
-    cell,
-    op: ">=",
-    threshold: 0.95
-  })),
-  ...cells.map((cell): Target => ({ metric: "p99", baseline: BASELINE, cell, op: "<=", threshold: 1.2 })),
-  { metric: "memory", baseline: BASELINE, op: "<=", threshold: 1.2 },
-  ...cells.filter((c) => c.size === KiB).map((cell): Target => ({
-    metric: "requestsPerSecond",
-    baseline: "asyncio",
-    cell,
-    op: ">=",
-    threshold: 3
-  }))
+  // ahead of Python's event loops (uvloop where installed)
+  ...[LIBRARY_COPY, LIBRARY_STREAM].flatMap((server) =>
+    ["asyncio", "uvloop"].map((baseline): Goal => ({
+      server,
+      metric: "requestsPerSecond",
+      baseline,
+      cells: every,
+      op: ">=",
+      threshold: 1
+    }))
+  )
 ]
 
+/**
+ * The targets of a run, each goal checked in every cell it names. Given the run's servers, only the
+ * goals of servers it was asked to run (one that failed to start is "not measured") against baselines
+ * that ran (a peer that is not installed names no target).
+ */
+export const targetsFor = (
+  cells: ReadonlyArray<Cell>,
+  servers?: ReadonlyArray<ServerInfo>
+): ReadonlyArray<Target> =>
+  GOALS.filter((goal) =>
+    servers === undefined ||
+    (servers.some((s) => s.id === goal.server) &&
+      servers.some((s) => s.id === goal.baseline && s.skipped === undefined))
+  ).flatMap(({ cells: pick, ...goal }): ReadonlyArray<Target> =>
+    pick === undefined ? [goal] : pick(cells).map((cell) => ({ ...goal, cell }))
+  )
+
 export const evaluateTarget = (results: BenchResults, target: Target): TargetResult => {
-  const r = ratioTo(results, OURS, target.metric, target.cell, target.baseline)
+  const r = ratioTo(results, target.server, target.metric, target.cell, target.baseline)
   const pass = r !== undefined && (target.op === ">=" ? r >= target.threshold : r <= target.threshold)
   return { target, ratio: r, pass }
 }
 
 export const evaluateTargets = (results: BenchResults): ReadonlyArray<TargetResult> =>
-  targetsFor(results.cells).map((target) => evaluateTarget(results, target))
+  targetsFor(results.cells, results.servers).map((target) => evaluateTarget(results, target))
 
 /** The median of the rounds by requests/s (the lower middle one for an even count). */
 export const medianRound = <A>(rounds: ReadonlyArray<A>, key: (a: A) => number): A => {

@@ -6,7 +6,7 @@ import { Heap } from "@effect-tcp/runtime"
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { BASELINE, OURS } from "./results.ts"
+import { BASELINE, LIBRARY_COPY, LIBRARY_STREAM, NODE_NET_EFFECT, OURS, OURS_NO_FLAGS } from "./results.ts"
 
 export const root = fileURLToPath(new URL("../../", import.meta.url))
 export const path = (relative: string): string => `${root}${relative}`
@@ -52,6 +52,25 @@ export const findPython = (module: string): Python | undefined => {
 
 const node = process.execPath
 
+/** A peer in bench/peers/ started with plain node (only the bench's own flags, e.g. --cpu-prof). */
+const peer = (file: string) => (flags: ReadonlyArray<string>): Launch => ({
+  command: node,
+  args: [...flags, path(`bench/peers/${file}`), "0"],
+  ready: portLine
+})
+
+const serverMain = path("apps/server/src/main.ts")
+
+/** Our server app, with `v8Flags` before its main module. */
+const ourServer = (v8Flags: ReadonlyArray<string>) => (flags: ReadonlyArray<string>): Launch | { skip: string } =>
+  existsSync(serverMain)
+    ? {
+      command: node,
+      args: [...flags, ...v8Flags, serverMain, "--host", "127.0.0.1", "--port", "0", "--log-format", "json"],
+      ready: /Serving on 127\.0\.0\.1:(\d+)/
+    }
+    : { skip: "apps/server/src/main.ts does not exist yet" }
+
 export const servers = (pythons: {
   readonly asyncio: Python | undefined
   readonly uvloop: Python | undefined
@@ -61,7 +80,28 @@ export const servers = (pythons: {
     label: "node:net",
     description:
       "plain `node:net`: `socket.on(\"data\", d => socket.write(d))`, setNoDelay(true) (bench/peers/node-net.ts)",
-    launch: (flags) => ({ command: node, args: [...flags, path("bench/peers/node-net.ts"), "0"], ready: portLine })
+    launch: peer("node-net.ts")
+  },
+  {
+    id: NODE_NET_EFFECT,
+    label: "node:net, Effect loaded",
+    description:
+      "the node:net echo in a process that has imported the `effect` and `@effect/platform-node` barrels, as a user's program does; no Effect on the data path, plain `node` (bench/peers/node-net-effect.ts)",
+    launch: peer("node-net-effect.ts")
+  },
+  {
+    id: LIBRARY_COPY,
+    label: "library copyTo",
+    description:
+      "library, no flags, copyTo: a user's program on `@effect-tcp/socket`, `Tcp.listen` + `serve((c) => c.copyTo(c))` on `Tcp.layer`, `NodeRuntime.runMain`, plain `node` (bench/peers/library-copy.ts)",
+    launch: peer("library-copy.ts")
+  },
+  {
+    id: LIBRARY_STREAM,
+    label: "library stream",
+    description:
+      "library, no flags, stream → sink: the README's echo, `connection.stream.pipe(Stream.run(connection.sink), Effect.andThen(connection.end))`, plain `node` (bench/peers/library-stream.ts)",
+    launch: peer("library-stream.ts")
   },
   {
     id: OURS,
@@ -69,26 +109,23 @@ export const servers = (pythons: {
     description: `our echo server, apps/server on packages/socket, started as \`pnpm start\` starts it (\`${
       Heap.nodeFlags.join(" ")
     }\`, \`--log-format json\`)`,
-    launch: (flags) => {
-      const main = path("apps/server/src/main.ts")
-      if (!existsSync(main)) return { skip: "apps/server/src/main.ts does not exist yet" }
-      return {
-        command: node,
-        args: [...flags, ...Heap.nodeFlags, main, "--host", "127.0.0.1", "--port", "0", "--log-format", "json"],
-        ready: /Serving on 127\.0\.0\.1:(\d+)/
-      }
-    }
+    launch: ourServer(Heap.nodeFlags)
+  },
+  {
+    id: OURS_NO_FLAGS,
+    label: "ours, no flags",
+    description:
+      `our echo server started with plain \`node apps/server/src/main.ts\`, no V8 flags (\`Main.run\` still sets \`${
+        Heap.runtimeFlags.join(" ")
+      }\` from inside, as it does for everyone)`,
+    launch: ourServer([])
   },
   {
     id: "effect-socket-server",
     label: "Effect NodeSocketServer",
     description:
       "Effect 4.1's own socket server, `@effect/platform-node` `NodeSocketServer` with a pull/writeAll loop (bench/peers/effect-socket-server.ts)",
-    launch: (flags) => ({
-      command: node,
-      args: [...flags, path("bench/peers/effect-socket-server.ts"), "0"],
-      ready: portLine
-    })
+    launch: peer("effect-socket-server.ts")
   },
   {
     id: "asyncio",

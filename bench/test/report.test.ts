@@ -1,18 +1,22 @@
 import { assert, describe, it } from "@effect/vitest"
 import { axisMax, escapeXml, renderChart } from "../src/chart.ts"
-import { formatCount, formatSize, loadTable, memoryTable, renderMarkdown } from "../src/markdown.ts"
+import { clientCheckTable, formatCount, formatSize, loadTable, memoryTable, renderMarkdown } from "../src/markdown.ts"
+import { findCores, pinned } from "../src/processes.ts"
 import { categoryOf, type CpuProfile, shortUrl, summarizeProfile } from "../src/profile.ts"
 import {
   type BenchResults,
   type Cell,
   CELLS,
+  chooseClient,
+  type ClientCheck,
   evaluateTargets,
   kibPerConnection,
   type LoadResult,
   medianRound,
   ratio,
   ratioTo,
-  targetsFor
+  targetsFor,
+  worstClientRatio
 } from "../src/results.ts"
 import { type LoadSummary, parseSummary } from "../src/summary.ts"
 
@@ -52,6 +56,8 @@ const results: BenchResults = {
       rounds: 1,
       idleConnections: 1000
     },
+    loadGenerator: { client: "ours", why: "our client drives node:net to 0.90× the raw client's", check: [] },
+    pinning: { server: "0", client: "1" },
     elapsedSeconds: 42
   },
   servers: [
@@ -113,9 +119,16 @@ describe("ratios and targets", () => {
 
   it("names every target of the issue", () => {
     const targets = targetsFor(CELLS)
-    // 2 × req/s at 1 KiB, 2 × MiB/s at 100 KiB, 6 × p99, memory, 2 × vs asyncio
-    assert.strictEqual(targets.length, 13)
-    assert.strictEqual(targets.filter((t) => t.baseline === "asyncio").length, 2)
+    const of = (server: string) => targets.filter((t) => t.server === server)
+    // ours: 2 × req/s at 1 KiB, 2 × MiB/s at 100 KiB, 6 × p99, memory, 2 × vs asyncio
+    assert.strictEqual(of("ours").length, 13)
+    assert.strictEqual(of("ours").filter((t) => t.baseline === "asyncio").length, 2)
+    // library copyTo: 6 × req/s, p99 and CPU per request, memory, 6 × ahead of asyncio and of uvloop
+    assert.strictEqual(of("library-copy").length, 31)
+    // library stream: 6 × req/s and p99, memory, 6 × ahead of asyncio and of uvloop
+    assert.strictEqual(of("library-stream").length, 25)
+    assert.deepStrictEqual(of("ours-no-flags").map((t) => t.metric), ["memory"])
+    assert.strictEqual(targets.length, 13 + 31 + 25 + 1)
   })
 
   it("passes at exactly the threshold, fails beyond it", () => {
@@ -146,8 +159,8 @@ describe("markdown", () => {
     assert.strictEqual(rows.length, 2 + CELLS.length * 3)
     assert.include(table, "| 1 KiB | 10 | ours | 95.0k | 0.95× |")
     // server CPU: 95k req/s × 10 µs = 95 % of a core, 1.25× node:net's 8 µs; unknown for asyncio
-    assert.include(table, "| 95 % | 10.0 | 1.25× | 0 |")
-    assert.include(table, "| — | — | — | 0 |")
+    assert.include(table, "| 95 % | 10.0 | 1.25× | — | 0 |")
+    assert.include(table, "| — | — | — | — | 0 |")
     assert.notInclude(table, "uvloop")
   })
 
@@ -162,8 +175,16 @@ describe("markdown", () => {
       page,
       "2 worker process(es) (calibrated: node:net, 1 KiB × 100 conns: 1 → 40.0k req/s, 2 → 60.0k req/s)"
     )
-    assert.include(page, "| memory per idle connection | node:net | 1000 idle conns | 1.50× | ≤ 1.2× | ❌ FAIL |")
-    assert.include(page, "| requests/s | asyncio streams | 1 KiB × 10 conns | 3.00× | ≥ 3× | ✅ pass |")
+    assert.include(page, "- ours: 12 of 13 pass")
+    assert.include(
+      page,
+      "| ours | memory per idle connection | node:net | 1000 idle conns | 1.50× | ≤ 1.2× | ❌ FAIL |"
+    )
+    assert.include(page, "| ours | requests/s | asyncio streams | 1 KiB × 10 conns | 3.00× | ≥ 3× | ✅ pass |")
+    assert.include(page, "- load generator: our client drives node:net to 0.90× the raw client's")
+    assert.include(page, "- cores: servers on core 0, load generators on core 1 (`taskset -c`)")
+    assert.include(page, "## Load: closed loop, one message in flight per connection (apps/client bench)")
+    assert.notInclude(page, "## Load generator check")
     assert.include(page, "skipped uvloop streams: uvloop is not installed")
     assert.include(page, "![ratios to node:net](./2026-01-02-quick.svg)")
   })
@@ -235,5 +256,157 @@ describe("profile", () => {
       "@redis/client"
     )
     assert.strictEqual(categoryOf(frame("x", "file:///w/main/packages/socket/src/Tcp.ts")), "packages/socket")
+  })
+})
+
+// The library and the server app on plain node: library copyTo at 0.96× node:net's requests/s but 1.10× its
+// CPU per request; library stream at 0.89× (below its 0.90×) with 1.3× the p99; uvloop not installed.
+const plainNode: BenchResults = {
+  ...results,
+  servers: [
+    { id: "node-net", label: "node:net", description: "baseline" },
+    { id: "library-copy", label: "library copyTo", description: "copyTo" },
+    { id: "library-stream", label: "library stream", description: "stream to sink" },
+    { id: "ours-no-flags", label: "ours, no flags", description: "the app on plain node" },
+    { id: "asyncio", label: "asyncio streams", description: "python" },
+    { id: "uvloop", label: "uvloop streams", description: "python", skipped: "uvloop is not installed" }
+  ],
+  loads: CELLS.flatMap((cell) => [
+    load("node-net", cell, 100_000, 1000, 8),
+    load("library-copy", cell, 96_000, 1100, 8.8),
+    load("library-stream", cell, 89_000, 1300, 9),
+    load("asyncio", cell, 50_000, 3000)
+  ]),
+  memory: [
+    { server: "node-net", connections: 1000, rssBeforeKiB: 50_000, rssAfterKiB: 54_000 },
+    { server: "library-copy", connections: 1000, rssBeforeKiB: 60_000, rssAfterKiB: 64_400 },
+    { server: "library-stream", connections: 1000, rssBeforeKiB: 60_000, rssAfterKiB: 65_000 },
+    { server: "ours-no-flags", connections: 1000, rssBeforeKiB: 60_000, rssAfterKiB: 64_800 }
+  ]
+}
+
+const passes = (rs: ReadonlyArray<{ readonly pass: boolean }>) => rs.map((r) => r.pass)
+
+const check = (ours: number, raw: number): ClientCheck => ({ cell: CELLS[1]!, ours, raw })
+
+/** A copy of `plainNode` with one server's requests/s in every cell set to `rps`. */
+const withRate = (server: string, rps: number): BenchResults => ({
+  ...plainNode,
+  loads: plainNode.loads.map((l) => l.server === server ? load(server, l.cell, rps, 1100, 8) : l)
+})
+
+describe("the library and the server app on plain node", () => {
+  const evaluated = evaluateTargets(plainNode)
+  const of = (server: string, metric?: string, baseline = "node-net") =>
+    evaluated.filter((t) =>
+      t.target.server === server && t.target.baseline === baseline &&
+      (metric === undefined || t.target.metric === metric)
+    )
+
+  it("checks only the servers the run was asked for, against peers that ran (no uvloop here)", () => {
+    assert.deepStrictEqual(
+      [...new Set(evaluated.map((t) => t.target.server))],
+      ["library-copy", "library-stream", "ours-no-flags"]
+    )
+    assert.isFalse(evaluated.some((t) => t.target.baseline === "uvloop"))
+    // with uvloop installed, both library cells must be ahead of it in every cell too
+    const withUvloop = targetsFor(CELLS, [...plainNode.servers.slice(0, 5), {
+      id: "uvloop",
+      label: "",
+      description: ""
+    }])
+    assert.strictEqual(withUvloop.filter((t) => t.baseline === "uvloop").length, 12)
+  })
+
+  it("library copyTo: requests/s at least 0.95× in every cell, CPU per request at most 1.05×", () => {
+    assert.deepStrictEqual(passes(of("library-copy", "requestsPerSecond")), Array(6).fill(true))
+    assert.deepStrictEqual(passes(of("library-copy", "p99")), Array(6).fill(true))
+    assert.deepStrictEqual(passes(of("library-copy", "cpuPerRequest")), Array(6).fill(false))
+    assert.closeTo(of("library-copy", "cpuPerRequest")[0]!.ratio!, 1.1, 1e-9)
+    const below = evaluateTargets(withRate("library-copy", 94_000))
+      .filter((t) => t.target.server === "library-copy" && t.target.metric === "requestsPerSecond")
+    assert.deepStrictEqual(passes(below.filter((t) => t.target.baseline === "node-net")), Array(6).fill(false))
+  })
+
+  it("library stream: requests/s at least 0.90×, fails below and passes at it", () => {
+    assert.deepStrictEqual(passes(of("library-stream", "requestsPerSecond")), Array(6).fill(false))
+    assert.deepStrictEqual(passes(of("library-stream", "p99")), Array(6).fill(false))
+    const at = evaluateTargets(withRate("library-stream", 90_000))
+      .filter((t) => t.target.server === "library-stream" && t.target.metric === "requestsPerSecond")
+    assert.deepStrictEqual(passes(at), Array(12).fill(true))
+  })
+
+  it("ahead of asyncio: requests/s at least 1× asyncio's in every cell", () => {
+    assert.deepStrictEqual(passes(of("library-copy", "requestsPerSecond", "asyncio")), Array(6).fill(true))
+    const behind = evaluateTargets(withRate("library-copy", 49_000))
+      .filter((t) => t.target.server === "library-copy" && t.target.baseline === "asyncio")
+    assert.deepStrictEqual(passes(behind), Array(6).fill(false))
+  })
+
+  it("memory per idle connection at most 1.2× node:net for the library and the server app", () => {
+    assert.deepStrictEqual(
+      evaluated.filter((t) => t.target.metric === "memory").map((t) => [t.target.server, t.pass]),
+      [["library-copy", true], ["library-stream", false], ["ours-no-flags", true]]
+    )
+  })
+
+  it("a server asked for that did not run fails as not measured", () => {
+    const failed = evaluateTargets({
+      ...plainNode,
+      servers: [...plainNode.servers, { id: "ours", label: "ours", description: "", skipped: "failed to start" }]
+    }).filter((t) => t.target.server === "ours")
+    assert.isTrue(failed.length > 0 && failed.every((t) => !t.pass && t.ratio === undefined))
+  })
+
+  it("renders the page with a line per server", () => {
+    const page = renderMarkdown(plainNode, "x.svg")
+    assert.include(page, "- library copyTo: 19 of 25 pass")
+    assert.include(page, "- library stream: 6 of 19 pass")
+    assert.include(page, "- ours, no flags: 1 of 1 pass")
+    assert.include(page, "## Targets: 26 of 45 pass")
+    assert.include(
+      page,
+      "| library copyTo | server CPU time per request | node:net | 1 KiB × 10 conns | 1.10× | ≤ 1.05× | ❌ FAIL |"
+    )
+    assert.include(page, "| library stream | requests/s | node:net | 100 KiB × 100 conns | 0.89× | ≥ 0.9× | ❌ FAIL |")
+  })
+})
+
+describe("the load generator", () => {
+  it("keeps our client when it drives node:net to at least 0.8× the raw client everywhere", () => {
+    assert.strictEqual(chooseClient([check(80, 100), check(95, 100)]), "ours")
+    assert.strictEqual(chooseClient([check(79, 100), check(95, 100)]), "raw")
+    assert.strictEqual(chooseClient([]), "raw")
+    assert.closeTo(worstClientRatio([check(90, 100), check(50, 100)])!, 0.5, 1e-9)
+  })
+
+  it("shows the check and says which client ran the cells", () => {
+    assert.include(clientCheckTable([check(50_000, 100_000)]), "| 1 KiB | 100 | 50.0k | 100.0k | 0.50× | no |")
+    const page = renderMarkdown({
+      ...results,
+      run: {
+        ...results.run,
+        loadGenerator: { client: "raw", why: "below 0.8×", check: [check(50_000, 100_000)] },
+        pinning: { note: "not pinned: `taskset` (util-linux) is not installed" }
+      }
+    }, "x.svg")
+    assert.include(page, "- load: the raw node:net client (`bench/src/raw-client.ts`, one process)")
+    assert.include(page, "## Load generator check: plain node:net driven by each client")
+    assert.include(page, "## Load: closed loop, one message in flight per connection (raw node:net client)")
+    assert.include(page, "- cores: not pinned: `taskset` (util-linux) is not installed")
+  })
+
+  it("shows the client's CPU share where it was measured: near 100 % it sets the pace", () => {
+    const busy: BenchResults = {
+      ...results,
+      loads: results.loads.map((l) => ({ ...l, clientCpu: { seconds: 4.9, windowSeconds: 5 } }))
+    }
+    assert.include(loadTable(busy), "| 95 % | 10.0 | 1.25× | 98 % | 0 |")
+  })
+
+  it("pins with taskset where it can, and says why not where it cannot", () => {
+    assert.deepStrictEqual(pinned("1", ["node", ["a.ts", "0"]]), ["taskset", ["-c", "1", "node", "a.ts", "0"]])
+    assert.deepStrictEqual(pinned(undefined, ["node", ["a.ts"]]), ["node", ["a.ts"]])
+    assert.include((findCores(1) as { note: string }).note, "1 core(s)")
   })
 })
