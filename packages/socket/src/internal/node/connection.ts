@@ -43,6 +43,8 @@ const voidResult: Effect.Effect<void> = Effect.void
 const sinkEnd: Sink.End<void> = [undefined]
 /** What Node reads at a time. */
 const readBufferSize = 64 * 1024
+/** A connection reads into a buffer of its own once it has received this much: one that stays quiet keeps none. */
+const ownBufferAfter = 64 * 1024
 
 /** What waits for a socket's 'drain': a suspended write, or a copy into it. */
 type DrainWaiter = Resume<void, OSError.WriteError> | Copy
@@ -80,8 +82,13 @@ export class NodeConnection implements Connection, Socket.Owner {
   /** What else must know the socket closed: the listener that accepted it. */
   readonly forget: ((socket: Net.Socket) => void) | undefined
   readonly idle: IdleSweep | undefined
-  /** Where static-buffer reads land (`reads.ts`); dropped when a copy lends it to a pending write. */
+  /**
+   * Where static-buffer reads land (`reads.ts`), once the connection has received `ownBufferAfter` bytes:
+   * a connection that stays idle, or says little, costs no buffer of its own. Dropped when a copy lends it
+   * to a pending write.
+   */
   private readBuf: Buffer | undefined = undefined
+  private triedOwnBuffer = false
   private local: Address | undefined = undefined
   private pullEffect: Effect.Effect<Batch, OSError.ReadError | Cause.Done> | undefined = undefined
   private streamValue: Stream.Stream<Uint8Array, OSError.ReadError> | undefined = undefined
@@ -99,7 +106,6 @@ export class NodeConnection implements Connection, Socket.Owner {
     this.activeAt = idle === undefined ? 0 : idle.now
     this.forget = forget
     Socket.own(socket, this)
-    Reads.readIntoOwnBuffer(socket)
     Socket.applySettings(socket, settings)
     socket.resume()
     // Closed before it was wrapped: settle now, 'close' will not come again.
@@ -122,6 +128,10 @@ export class NodeConnection implements Connection, Socket.Owner {
   // --- events ----------------------------------------------------------------
 
   onData(chunk: Buffer): void {
+    if (!this.triedOwnBuffer && this.received >= ownBufferAfter) {
+      this.triedOwnBuffer = true
+      Reads.readIntoOwnBuffer(this.socket)
+    }
     const copy = this.copy
     if (copy !== undefined) {
       this.received += chunk.length
