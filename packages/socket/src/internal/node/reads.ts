@@ -17,9 +17,9 @@ interface Keys {
   readonly generator: symbol
 }
 
-/** The properties `onread` sets on a socket, found by constructing one with it. */
 const probeCallback = (): boolean => true
 
+/** The properties `onread` sets on a socket, found by constructing one with it. */
 const findKeys = (): Keys | undefined => {
   const buffer = Buffer.alloc(1)
   const callback = probeCallback
