@@ -5,8 +5,9 @@
 // queue holds `readLimit` bytes the socket is paused (a chunk larger than the
 // room left is split, its rest put back in Node's stream), and the next pull
 // takes every queued chunk as one batch and resumes it. A pull that finds
-// nothing waits for the next chunk, which is handed to it directly. No copies,
-// no Effect per chunk beyond the one the batch is delivered in.
+// nothing waits for the next chunk, which is handed to it directly. No Effect
+// per chunk beyond the one the batch is delivered in. Once a connection reads
+// into a buffer of its own (reads.ts), what the queue holds are copies of it.
 //
 // Writing: `socket.write` returning true costs nothing more; false suspends the
 // writer until 'drain'. Closing: see closing.ts.
@@ -162,16 +163,12 @@ export class NodeConnection implements Connection, Socket.Owner {
 
   onRead(bytes: number, buffer: Buffer): boolean {
     const copy = this.copy
-    if (copy === undefined) {
-      // whoever reads `stream` keeps what it gets: a copy of its own, as the next read reuses the buffer
-      this.onData(Buffer.from(buffer.subarray(0, bytes)))
-      return !this.paused
-    }
-    this.received += bytes
-    this.touch()
-    copy.send(buffer.subarray(0, bytes))
+    const read = buffer.subarray(0, bytes)
+    // A copy writes the bytes in place; whoever reads `stream` keeps what it gets: a copy of its own, as the
+    // next read reuses the buffer.
+    this.onData(copy === undefined ? Buffer.from(read) : read)
     // Still waiting in the destination's buffer: the write owns this read buffer now, the next read gets another.
-    if (copy.target.socket.writableLength > 0) this.readBuf = undefined
+    if (copy !== undefined && copy.target.socket.writableLength > 0) this.readBuf = undefined
     return !this.paused
   }
 
