@@ -61,6 +61,15 @@ beforeAll(async () => {
   }
 }, 600_000)
 
+/** A user's project outside the workspace: the consumer programs, the socket's tarball and `effect`. */
+const userProject = async (name: string, extra: ReadonlyArray<string>): Promise<string> => {
+  const project = Path.join(work, name)
+  Fs.cpSync(consumerFixture, project, { recursive: true })
+  Fs.writeFileSync(Path.join(project, "package.json"), JSON.stringify({ name, private: true, type: "module" }))
+  await npm(["install", tarballs.socket!, `effect@${workspaceVersion("effect")}`, ...extra], project)
+  return project
+}
+
 afterAll(() => {
   if (work !== undefined) Fs.rmSync(work, { recursive: true, force: true })
 })
@@ -100,18 +109,7 @@ describe("@effect-tcp/socket in a user's project", () => {
   let project: string
 
   beforeAll(async () => {
-    project = Path.join(work, "consumer")
-    Fs.cpSync(consumerFixture, project, { recursive: true })
-    Fs.writeFileSync(
-      Path.join(project, "package.json"),
-      JSON.stringify({ name: "consumer", private: true, type: "module" })
-    )
-    await npm([
-      "install",
-      tarballs.socket!,
-      `effect@${workspaceVersion("effect")}`,
-      `@types/node@${workspaceVersion("@types/node")}`
-    ], project)
+    project = await userProject("consumer", [`@types/node@${workspaceVersion("@types/node")}`])
   }, 300_000)
 
   it("type-checks under strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes, no skipLibCheck", async () => {
@@ -133,13 +131,7 @@ describe("@effect-tcp/socket installed without optional dependencies (no koffi)"
   let project: string
 
   beforeAll(async () => {
-    project = Path.join(work, "no-ffi")
-    Fs.cpSync(consumerFixture, project, { recursive: true })
-    Fs.writeFileSync(
-      Path.join(project, "package.json"),
-      JSON.stringify({ name: "no-ffi", private: true, type: "module" })
-    )
-    await npm(["install", "--omit=optional", tarballs.socket!, `effect@${workspaceVersion("effect")}`], project)
+    project = await userProject("no-ffi", ["--omit=optional"])
   }, 300_000)
 
   it("echoes, reads the options as unavailable, and refuses a buffer size saying why", async () => {
