@@ -371,6 +371,28 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.isTrue(received.equals(payload), "the bytes kept differ from the bytes sent")
       }))
 
+    test("a copy stopped partway leaves the rest to stream, whose consumer keeps every chunk it gets", () =>
+      Effect.gen(function*() {
+        const payload = Crypto.randomBytes(16 * 1024 * 1024)
+        const server = yield* Tcp.listen()
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const connection = yield* server.accept
+        // the client writes everything and drains the echo; the server echoes the first MiBs with copyTo
+        // (on Node, past 64 KiB, through a buffer it reuses), then reads the rest through stream
+        yield* Effect.forkScoped(Effect.andThen(client.write(payload), client.end))
+        yield* Effect.forkScoped(Stream.runDrain(client.stream))
+        const copying = yield* Effect.forkChild(connection.copyTo(connection))
+        yield* eventually(connection.bytesWritten, (written) => written >= 4 * 1024 * 1024, 1)
+        yield* Fiber.interrupt(copying)
+        const copied = yield* connection.bytesWritten
+        const kept: Array<Uint8Array> = []
+        yield* Stream.runForEach(connection.stream, (chunk) => Effect.sync(() => void kept.push(chunk)))
+        const rest = Buffer.concat(kept)
+        assert.isBelow(copied, payload.length, "the copy was to stop before the end")
+        assert.strictEqual(rest.length, payload.length - copied)
+        assert.isTrue(rest.equals(payload.subarray(copied)), "the bytes kept differ from the bytes sent")
+      }))
+
     test("stats: a connection the server closed is no longer active by the time its peer reads the end", () =>
       Effect.gen(function*() {
         const server = yield* Tcp.listen()

@@ -2,6 +2,9 @@
 // and reuses, instead of a fresh allocation per read. Every allocated buffer's
 // external memory counts towards V8's next full collection, which in a process
 // that loaded Effect walks a large heap; a reused buffer allocates nothing.
+// Only `copyTo` reads this way, as only it is done with a chunk before the next
+// read: a consumer of `stream` keeps its chunks, which must be fresh memory, and
+// a copy out of a reused buffer costs more than Node's own allocation.
 //
 // Node offers this publicly only for sockets it constructs with `onread`; an
 // accepted socket gets the same by setting the three properties that option
