@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --scavenger-max-new-space-capacity-mb=4 --initial-old-space-size=64
+#!/usr/bin/env -S node --scavenger-max-new-space-capacity-mb=4
 // The echo client: the `echo-client` command once installed, `pnpm client` in the repository, or
 // `node apps/client/src/main.ts [echo] [message] [flags]` / `... bench [flags]`.
 // The first line starts it with `Heap.nodeFlags` when it runs as a command (packages/runtime's Heap

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --scavenger-max-new-space-capacity-mb=4 --initial-old-space-size=64
+#!/usr/bin/env -S node --scavenger-max-new-space-capacity-mb=4
 /**
  * The echo server's entry point: the `echo-server` command once installed,
  * `pnpm start` in the repository, or `node apps/server/src/main.ts`.

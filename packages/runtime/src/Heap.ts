@@ -1,30 +1,19 @@
 /**
  * V8 heap settings for programs that move socket buffers.
  *
- * Every read hands Node a fresh buffer whose bytes live outside the JS heap, and
- * V8 counts those bytes against its garbage collection limits. Two defaults
- * then make a busy socket program mark-compact over and over, each time walking
- * the whole heap (Effect's modules included), where plain `node:net` does not:
+ * `--scavenger-max-new-space-capacity-mb=4` keeps V8's young generation at
+ * 4 MB. On the command line it is what an idle connection costs: with 10,000
+ * idle connections the echo server holds 3.3 KiB for each, 6.9 without it,
+ * as V8 otherwise grows the young generation while accepting them (node:net:
+ * 3.2). Set from inside the program (`tuneForSockets`, as `Main.run` does) it
+ * no longer resizes the young generation, but V8 still reads it at every buffer
+ * the program allocates: a scavenge frees young buffers sooner, before their
+ * bytes start a mark-compact of the whole heap.
  *
- * - Young buffers are freed by a cheap scavenge only once they add up to twice
- *   the largest semi-space, 128 MB on 64-bit Node; past 64 MB V8 starts a
- *   mark-compact first. `--scavenger-max-new-space-capacity-mb=4` brings the
- *   scavenge threshold down to 16 MB (at 10 KiB messages: 15 -> 12.4 us a request).
- * - After a mark-compact, V8 sets the next limit from the live heap (about
- *   18 MB for the echo server: a 30 MB limit) and counts the external bytes
- *   allocated since against it. At 10 KiB messages the buffers awaiting their
- *   scavenge alone fill that slack, so once an idle-time or post-spike
- *   mark-compact shrinks the heap, marking restarts about 20 times a second
- *   (at 10 KiB: 30 us a request instead of 12). `--initial-old-space-size=64`
- *   makes 64 MB the least limit V8 ever sets, below which it skips full GCs;
- *   V8 starts any program with a larger limit than that anyway.
- *
- * Both are V8 flags, not Node options. `--initial-old-space-size` only counts
- * on the command line (`pnpm start` passes both, and so does the first line of
- * each program's `main.ts`, the installed command). The scavenger flag also works
- * when set from inside the program (`tuneForSockets`, as `Main.run` does): V8
- * reads it at every buffer allocation; on the command line it also keeps the
- * young generation small, which makes an idle connection cheaper.
+ * The socket library needs no flag for speed: `copyTo` reads into a buffer of
+ * its own, and a program without flags runs as fast (bench/README.md).
+ * `--initial-old-space-size=64`, passed until the library read that way,
+ * measured no difference since, and is gone.
  *
  * @since 0.1.0
  */
@@ -44,7 +33,7 @@ export const runtimeFlags: ReadonlyArray<string> = ["--scavenger-max-new-space-c
  * @since 0.1.0
  * @category flags
  */
-export const nodeFlags: ReadonlyArray<string> = [...runtimeFlags, "--initial-old-space-size=64"]
+export const nodeFlags: ReadonlyArray<string> = runtimeFlags
 
 /**
  * Applies `runtimeFlags` to the running process: the part of `nodeFlags` that
