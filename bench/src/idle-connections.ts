@@ -6,7 +6,7 @@
  * Usage: node bench/src/idle-connections.ts <port> <count> [batch]
  *
  * Opens `count` connections to 127.0.0.1:<port>, `batch` at a time; on each it sends one
- * byte and waits for its echo, so the server has surely accepted and served it. Then it
+ * byte as a length-prefixed frame (so the framed echo servers answer too) and waits for its echo, so the server has surely accepted and served it. Then it
  * prints `ready <count>` and holds them idle until its stdin ends (or SIGTERM), closes
  * them all and exits. On any failure it prints `error <message>` and exits 1.
  */
@@ -14,6 +14,8 @@ import * as Net from "node:net"
 
 const [port, count, batch] = [Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4] ?? 100)]
 const sockets: Array<Net.Socket> = []
+/** "x" behind its 4-byte big-endian length. */
+const oneByteFrame = Buffer.from([0, 0, 0, 1, 0x78])
 
 const fail = (message: string) => {
   process.stdout.write(`error ${message}\n`)
@@ -25,7 +27,7 @@ const open = () =>
   new Promise<void>((resolve, reject) => {
     const socket = Net.connect({ host: "127.0.0.1", port, noDelay: true })
     sockets.push(socket)
-    socket.once("connect", () => socket.write("x"))
+    socket.once("connect", () => socket.write(oneByteFrame))
     socket.once("data", () => resolve())
     socket.on("error", reject)
     socket.once("close", () => reject(new Error(`connection ${sockets.length} closed by the server`)))

@@ -54,7 +54,7 @@ import {
   type ServerInfo,
   worstClientRatio
 } from "./results.ts"
-import { findPython, path, servers } from "./servers.ts"
+import { findPython, path, type ServerSpec, servers } from "./servers.ts"
 import { errorCount, parseSummary } from "./summary.ts"
 
 const { values: flags } = parseArgs({
@@ -95,13 +95,14 @@ const clientCores = "client" in cores ? cores.client : undefined
 const log = (message: string) => process.stderr.write(`${message}\n`)
 
 interface Running {
+  readonly spec: ServerSpec
   readonly info: ServerInfo
   readonly proc: Proc
   readonly port: number
 }
 
 const startServer = async (
-  spec: ReturnType<typeof servers>[number]
+  spec: ServerSpec
 ): Promise<Running | { readonly skipped: string }> => {
   const nodeFlags = flags.profile
     ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${spec.id}.cpuprofile`]
@@ -113,7 +114,7 @@ const startServer = async (
   try {
     const match = await waitForLine(proc, launch.ready, 30_000)
     const info = { id: spec.id, label: spec.label, description: spec.description }
-    return { info, proc, port: Number(match[1]) }
+    return { spec, info, proc, port: Number(match[1]) }
   } catch (error) {
     await stop(proc)
     return { skipped: `failed to start: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}` }
@@ -377,12 +378,17 @@ const main = async () => {
     }× the raw client's requests/s at worst (< ${CLIENT_CHECK_THRESHOLD}×): the raw client runs the cells`
   log(`bench: load generator: ${client === "ours" ? "apps/client bench" : "bench/src/raw-client.ts"}: ${why}`)
 
+  // the framed servers answer only the raw client's messages, which are frames
+  const loaded = client === "raw" ? running : running.filter((server) => !server.spec.framed)
+  for (const server of running) {
+    if (!loaded.includes(server)) log(`bench: ${server.info.label}: no cells, it needs the raw client's frames`)
+  }
   const rounds = new Map<string, Array<Measured>>()
-  const total = config.rounds * CELLS.length * running.length
+  const total = config.rounds * CELLS.length * loaded.length
   let done = 0
   for (let round = 0; round < config.rounds; round++) {
     for (const cell of CELLS) {
-      for (const server of running) {
+      for (const server of loaded) {
         done++
         const key = `${server.info.id} ${cell.size} ${cell.connections}`
         try {

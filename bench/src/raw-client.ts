@@ -10,6 +10,8 @@
  *
  *   node bench/src/raw-client.ts --port P --connections N --size S --duration SECONDS --warmup SECONDS
  *
+ * Each message is also one length-prefixed frame (a 4-byte big-endian length of the rest, then the rest), so
+ * the framed echo servers (`node-net-framed`, `library-framed`) answer it as the plain ones do.
  * The bytes are counted, not compared: an echo server that answers the right number of bytes passes.
  * A connection that fails is counted in `errors` by its error code and not reopened.
  */
@@ -55,6 +57,7 @@ const record = (micros: number) => {
 
 const errors: Record<string, number> = {}
 const payload = Buffer.alloc(size, 0x61)
+if (size >= 4) payload.writeUInt32BE(size - 4, 0)
 let phase: "connecting" | "warmup" | "measuring" | "done" = "connecting"
 let requests = 0
 

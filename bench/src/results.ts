@@ -16,6 +16,10 @@ export const LIBRARY_COPY = "library-copy"
 export const LIBRARY_STREAM = "library-stream"
 /** Plain node:net in a process that has loaded `effect` and `@effect/platform-node`. */
 export const NODE_NET_EFFECT = "node-net-effect"
+/** A length-prefixed frame echo by hand on node:net: the reference for `LIBRARY_FRAMED`. */
+export const NODE_NET_FRAMED = "node-net-framed"
+/** The same frame echo on the library, with `Reader.readExactly`. */
+export const LIBRARY_FRAMED = "library-framed"
 
 /** What `--quick` runs besides the baseline: every server a target names, and node:net with Effect loaded. */
 export const QUICK_SERVERS: ReadonlyArray<string> = [
@@ -24,6 +28,8 @@ export const QUICK_SERVERS: ReadonlyArray<string> = [
   LIBRARY_STREAM,
   OURS_NO_FLAGS,
   NODE_NET_EFFECT,
+  NODE_NET_FRAMED,
+  LIBRARY_FRAMED,
   "asyncio",
   "uvloop"
 ]
@@ -276,6 +282,15 @@ export const GOALS: ReadonlyArray<Goal> = [
     op: "<=",
     threshold: 1.2
   })),
+  // asyncio's reader API: frames read with `Reader` keep up with framing by hand on node:net
+  {
+    server: LIBRARY_FRAMED,
+    metric: "requestsPerSecond",
+    baseline: NODE_NET_FRAMED,
+    cells: every,
+    op: ">=",
+    threshold: 0.9
+  },
   // ahead of Python's event loops (uvloop where installed)
   ...[LIBRARY_COPY, LIBRARY_STREAM].flatMap((server) =>
     ["asyncio", "uvloop"].map((baseline): Goal => ({

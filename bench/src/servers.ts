@@ -6,7 +6,16 @@ import { Heap } from "@effect-tcp/runtime"
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { BASELINE, LIBRARY_COPY, LIBRARY_STREAM, NODE_NET_EFFECT, OURS, OURS_NO_FLAGS } from "./results.ts"
+import {
+  BASELINE,
+  LIBRARY_COPY,
+  LIBRARY_FRAMED,
+  LIBRARY_STREAM,
+  NODE_NET_EFFECT,
+  NODE_NET_FRAMED,
+  OURS,
+  OURS_NO_FLAGS
+} from "./results.ts"
 
 export const root = fileURLToPath(new URL("../../", import.meta.url))
 export const path = (relative: string): string => `${root}${relative}`
@@ -24,6 +33,11 @@ export interface ServerSpec {
   readonly description: string
   /** How to start it, or why it cannot run here. `nodeFlags` go to node servers only. */
   readonly launch: (nodeFlags: ReadonlyArray<string>) => Launch | { readonly skip: string }
+  /**
+   * It echoes length-prefixed frames, not bytes: only the raw client's messages are frames (a 4-byte
+   * big-endian length, then the rest), so it runs the cells only when the raw client does.
+   */
+  readonly framed?: boolean
 }
 
 const portLine = /^(\d+)$/
@@ -102,6 +116,22 @@ export const servers = (pythons: {
     description:
       "library, no flags, stream → sink: the README's echo, `connection.stream.pipe(Stream.run(connection.sink), Effect.andThen(connection.end))`, plain `node` (bench/peers/library-stream.ts)",
     launch: peer("library-stream.ts")
+  },
+  {
+    id: NODE_NET_FRAMED,
+    label: "node:net, framed",
+    description:
+      "length-prefixed frames (4-byte big-endian length) echoed whole, by hand on plain `node:net`: no copy for a frame inside one chunk, one concat across chunks (bench/peers/node-net-framed.ts)",
+    launch: peer("node-net-framed.ts"),
+    framed: true
+  },
+  {
+    id: LIBRARY_FRAMED,
+    label: "library framed",
+    description:
+      "the same frame echo on the library, plain `node`: `Reader.readExactly(4)`, then `readExactly(length)`, both written back with `writeAll` (bench/peers/library-framed.ts)",
+    launch: peer("library-framed.ts"),
+    framed: true
   },
   {
     id: OURS,
