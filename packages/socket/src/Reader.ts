@@ -122,7 +122,9 @@ export const make = (connection: Connection, options?: Options): Effect.Effect<R
   Effect.suspend(() => {
     const limit = options?.limit ?? defaultLimit
     if (!Number.isSafeInteger(limit) || limit < 1) {
-      return Effect.die(new Cause.IllegalArgumentError(`Reader.make: limit must be a whole number of bytes from 1, not ${limit}`))
+      return Effect.die(
+        new Cause.IllegalArgumentError(`Reader.make: limit must be a whole number of bytes from 1, not ${limit}`)
+      )
     }
     return Effect.map(Effect.scope, (scope): Reader => new ReaderImpl(connection, limit, scope))
   })

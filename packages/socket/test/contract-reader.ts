@@ -37,6 +37,15 @@ const sendAll = (client: Connection, accepted: Connection, pieces: ReadonlyArray
     yield* eventually(accepted.bytesRead, (n) => n === total)
   })
 
+/** A 4-byte big-endian length, then the body. */
+const frame = (body: string) => {
+  const bytes = encode(body)
+  const out = new Uint8Array(4 + bytes.length)
+  new DataView(out.buffer).setUint32(0, bytes.length)
+  out.set(bytes, 4)
+  return out
+}
+
 const text = <E, R>(self: Effect.Effect<Uint8Array, E, R>) => Effect.map(self, decode)
 
 const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
@@ -56,13 +65,6 @@ export const contractReader = (name: string, layer: Layer.Layer<Tcp.Tcp>, option
       Effect.gen(function*() {
         const { accepted, client } = yield* pair()
         const reader = yield* Reader.make(accepted)
-        const frame = (body: string) => {
-          const bytes = encode(body)
-          const out = new Uint8Array(4 + bytes.length)
-          new DataView(out.buffer).setUint32(0, bytes.length)
-          out.set(bytes, 4)
-          return out
-        }
         yield* client.writeAll([frame("hello"), frame(""), frame("world!")])
         const bodies: Array<string> = []
         for (let i = 0; i < 3; i++) {
@@ -252,16 +254,20 @@ export const contractReader = (name: string, layer: Layer.Layer<Tcp.Tcp>, option
         assert.include(String(defectOf(yield* Effect.exit(reader.readUntil("")))), "at least one byte")
       }))
 
-    it.live("property: random operations over randomly cut bytes give asyncio's results, within the bounds", () =>
-      Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(scenario, (input) =>
-            Effect.runPromise(
-              runScenario(input).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout(bounded))
-            )),
-          { numRuns: options.runs }
-        )
-      ), 60_000)
+    it.live(
+      "property: random operations over randomly cut bytes give asyncio's results, within the bounds",
+      () =>
+        Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(scenario, (input) =>
+              Effect.runPromise(
+                runScenario(input).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout(bounded))
+              )),
+            { numRuns: options.runs }
+          )
+        ),
+      60_000
+    )
   })
 }
 

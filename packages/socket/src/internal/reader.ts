@@ -130,16 +130,17 @@ export class ReaderImpl {
   }
 
   get readLine(): Effect.Effect<Uint8Array, OSError.ReadError | LimitOverrunError> {
-    return Effect.suspend(() =>
-      this.until(this.searcher(newline, true) as Attempt<Uint8Array, LimitOverrunError>)
-    )
+    return Effect.suspend(() => this.until(this.searcher(newline, true) as Attempt<Uint8Array, LimitOverrunError>))
   }
 
   /**
    * asyncio's readuntil, one try: through the first separator when it starts within the limit;
    * `lines` turns its failures into readline's (the rest at the FIN, an overrun dropping the line).
    */
-  private searcher(separator: Uint8Array, lines: boolean): Attempt<Uint8Array, IncompleteReadError | LimitOverrunError> {
+  private searcher(
+    separator: Uint8Array,
+    lines: boolean
+  ): Attempt<Uint8Array, IncompleteReadError | LimitOverrunError> {
     const chunks = this.chunks
     const limit = this.limit
     // bytes known to hold no start of the separator: searched once, across pulls
