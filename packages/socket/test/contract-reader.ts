@@ -67,10 +67,11 @@ export const contractReader = (name: string, layer: Layer.Layer<Tcp.Tcp>, option
         const reader = yield* Reader.make(accepted)
         yield* client.writeAll([frame("hello"), frame(""), frame("world!")])
         const bodies: Array<string> = []
+        const { readExactly } = reader // the operations are functions that may be passed around
         for (let i = 0; i < 3; i++) {
-          const header = yield* reader.readExactly(4)
+          const header = yield* readExactly(4)
           const length = new DataView(header.buffer, header.byteOffset, 4).getUint32(0)
-          bodies.push(decode(yield* reader.readExactly(length)))
+          bodies.push(decode(yield* readExactly(length)))
         }
         assert.deepStrictEqual(bodies, ["hello", "", "world!"])
       }))

@@ -58,6 +58,11 @@ export class ReaderImpl {
       })
     )
     this.fill = Effect.suspend(() => this.pull === undefined ? Effect.andThen(this.open, pullInto) : pullInto)
+    // bound, so they may be passed around as the functions the `Reader` interface declares
+    this.read = this.read.bind(this)
+    this.readExactly = this.readExactly.bind(this)
+    this.readUntil = this.readUntil.bind(this)
+    this.copyTo = this.copyTo.bind(this)
   }
 
   private get open(): Effect.Effect<void> {
