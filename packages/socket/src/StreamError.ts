@@ -32,6 +32,9 @@ export const TypeId: TypeId = "~@effect-tcp/socket/StreamError"
  */
 export type TypeId = "~@effect-tcp/socket/StreamError"
 
+/** `1 byte`, `2 bytes`. */
+const bytes = (n: number): string => n === 1 ? "1 byte" : `${n} bytes`
+
 /**
  * The peer's FIN came before what was asked for (asyncio's `IncompleteReadError`).
  *
@@ -52,8 +55,8 @@ export class IncompleteReadError extends Schema.TaggedError<IncompleteReadError>
   override get message() {
     const what = this.what === undefined ? "" : ` of ${this.what}`
     return this.expected === undefined
-      ? `the peer closed the connection after ${this.partial.length} bytes${what}, before the separator`
-      : `the peer closed the connection after ${this.partial.length} of the ${this.expected} bytes${what} expected`
+      ? `the peer closed the connection after ${bytes(this.partial.length)}${what}, before the separator`
+      : `the peer closed the connection after ${this.partial.length} of the ${bytes(this.expected)}${what} expected`
   }
 }
 
@@ -69,13 +72,23 @@ export class IncompleteReadError extends Schema.TaggedError<IncompleteReadError>
 export class LimitOverrunError extends Schema.TaggedError<LimitOverrunError>()("LimitOverrunError", {
   consumed: Schema.Number,
   limit: Schema.Number,
-  /** What ran over, for the message: `"no separator within the limit"`, `"a frame of 70000 bytes"`. */
-  what: Schema.String
+  /** What ran over, for the message: `"no separator in 65537 bytes"`, `"a frame of 70000 bytes"`. */
+  what: Schema.String,
+  /**
+   * For a separator that was not found within the limit, or found past it: how many
+   * bytes at the head of what is still buffered hold no start of the separator
+   * (asyncio's `consumed`). Reading them off (`readExactly`) skips to where the
+   * separator may start.
+   */
+  noSeparatorBefore: Schema.optional(Schema.Number)
 }) {
   /** The brand the guard checks. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return `${this.what}: over the limit of ${this.limit} bytes (${this.consumed} bytes consumed)`
+    const consumed = this.consumed === 0
+      ? "nothing consumed: the bytes are still there to read"
+      : `${bytes(this.consumed)} consumed`
+    return `${this.what}: over the limit of ${bytes(this.limit)} (${consumed})`
   }
 }
 

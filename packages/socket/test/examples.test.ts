@@ -2,6 +2,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { echo } from "../examples/echo-server.ts"
+import { readMessages } from "../examples/frames.ts"
 import { hello } from "../examples/hello.ts"
 import { Tcp } from "../src/index.ts"
 
@@ -24,4 +25,14 @@ describe.each(layers)("README examples on %s", (_, layer) => {
       const answer = yield* hello(port)
       assert.match(answer, /^nobody home: \[Errno \d+\] Connection refused \(127\.0\.0\.1:\d+\)$/)
     }).pipe(Effect.provide(layer), Effect.timeout("10 seconds")))
+
+  it.live("readMessages reads length-prefixed messages, however they are cut", () =>
+    Effect.gen(function*() {
+      const server = yield* Tcp.listen()
+      const client = yield* Tcp.connect({ port: server.address.port })
+      const accepted = yield* server.accept
+      const wire = Uint8Array.of(0, 0, 0, 2, 0x68, 0x69, 0, 0, 0, 0, 0, 0, 0, 3, 0x61, 0x62, 0x63)
+      for (const piece of [wire.subarray(0, 3), wire.subarray(3, 9), wire.subarray(9)]) yield* client.write(piece)
+      assert.deepStrictEqual(yield* readMessages(accepted, 3), ["hi", "", "abc"])
+    }).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout("10 seconds")))
 })
