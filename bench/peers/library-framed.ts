@@ -11,7 +11,7 @@ const maxFrame = 8 * 1024 * 1024
 
 const echoFrames = (connection: Connection.Connection) =>
   Effect.gen(function*() {
-    const reader = yield* Reader.make(connection)
+    const reader = yield* Reader.make(connection, { limit: maxFrame })
     while (!(yield* reader.atEof)) {
       const header = yield* reader.readExactly(4)
       const length = new DataView(header.buffer, header.byteOffset, 4).getUint32(0)
