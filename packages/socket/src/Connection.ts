@@ -4,13 +4,12 @@
  *
  * @since 0.1.0
  */
-import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Effect from "effect/Effect"
-import * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
-import * as Socket from "effect/socket/Socket"
+import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import type { Address } from "./Address.ts"
+import * as Adapter from "./internal/interop/adapter.ts"
 import type { ReadError, WriteError } from "./OSError.ts"
 import type { SocketOptions } from "./SocketOptions.ts"
 
@@ -33,12 +32,17 @@ export interface Connection {
    * first run ended); a second fiber pulling while another waits is a defect, as in asyncio.
    */
   readonly stream: Stream.Stream<Uint8Array, ReadError>
-  /** Writes bytes; suspends while the socket's send buffer is full (backpressure). */
-  readonly write: (bytes: Uint8Array) => Effect.Effect<void, WriteError>
-  /** Writes a batch of chunks in one flush; suspends like `write`. */
-  readonly writeAll: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, WriteError>
-  /** A sink that writes every chunk it receives, with backpressure. It does not end the connection. */
-  readonly sink: Sink.Sink<void, Uint8Array, never, WriteError>
+  /**
+   * Writes bytes, or a string as UTF-8; suspends while the socket's send buffer is full (backpressure).
+   */
+  readonly write: (data: Uint8Array | string) => Effect.Effect<void, WriteError>
+  /** Writes a batch of chunks (bytes, or strings as UTF-8) in one flush; suspends like `write`. */
+  readonly writeAll: (chunks: ReadonlyArray<Uint8Array | string>) => Effect.Effect<void, WriteError>
+  /**
+   * A sink that writes every chunk it receives (bytes, or strings as UTF-8), with backpressure. It does not
+   * end the connection.
+   */
+  readonly sink: Sink.Sink<void, Uint8Array | string, never, WriteError>
   /**
    * Copies everything the peer sends to `destination` until the peer's FIN,
    * with backpressure, and succeeds with the number of bytes copied (Tokio's
@@ -56,7 +60,7 @@ export interface Connection {
   readonly options: Effect.Effect<SocketOptions>
   /** Bytes received so far: arrived from the peer, whether or not `stream` has delivered them yet. */
   readonly bytesRead: Effect.Effect<number>
-  /** Bytes written so far. */
+  /** Bytes written so far (a string counts its UTF-8 bytes). */
   readonly bytesWritten: Effect.Effect<number>
 }
 
@@ -78,112 +82,11 @@ export const copy = (source: Connection, destination: Connection): Effect.Effect
     )
   })
 
-const encoder = new TextEncoder()
-
-const closeError = (code: number): Socket.SocketError =>
-  new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
-
-const writeError = (cause: WriteError): Socket.SocketError =>
-  new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
-
-const toBytes = (chunk: Uint8Array | string): Uint8Array => typeof chunk === "string" ? encoder.encode(chunk) : chunk
-
 /**
- * Adapts a connection to `effect/socket`'s `Socket`, so the rest of the Effect
- * ecosystem (RPC over sockets, `Socket.toChannel`, ...) runs on it.
- *
- * - The reader pulls batches from `connection.stream` (run once per reader
- *   acquisition, with its backpressure). As `Socket` requires, its pull never
- *   ends with `Done`: the peer's FIN fails it with a `SocketCloseError` of code
- *   1000, a read error with a `SocketReadError` whose `cause` is the typed
- *   error, and closing the reader's scope fails a suspended pull with code 1006.
- * - The writer writes with the connection's backpressure; write errors become
- *   a `SocketWriteError` whose `cause` is the typed error. A `CloseEvent` of
- *   code 1000 half-closes (`end`), any other code resets the connection.
- *   Releasing the writer's scope half-closes too (waiting at most 5 seconds
- *   for the flush).
- * - TLS upgrades are not supported.
- *
- * The connection itself stays owned by its own scope.
+ * Adapts a connection to `effect/socket`'s `Socket`: the same as `EffectSocket.toSocket`, which documents
+ * it (kept here, where it started).
  *
  * @since 0.1.0
  * @category interop
  */
-export const toSocket = (connection: Connection): Socket.Socket => {
-  const reader: Socket.Socket["reader"] = Effect.gen(function*() {
-    const scope = yield* Effect.scope
-    let batch: NonEmptyReadonlyArray<Uint8Array> | undefined
-    let error: Socket.SocketError | undefined
-    let taker: ((effect: Effect.Effect<NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>) => void) | undefined
-    let producer: (() => void) | undefined
-
-    const stop = (reason: Socket.SocketError): void => {
-      if (error === undefined) error = reason
-      const resume = taker
-      if (resume !== undefined) {
-        taker = undefined
-        resume(Effect.fail(error))
-      }
-    }
-
-    // One batch in flight: the producer waits until the consumer has taken it.
-    const offer = (chunk: NonEmptyReadonlyArray<Uint8Array>): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const resume = taker
-        if (resume !== undefined) {
-          taker = undefined
-          resume(Effect.succeed(chunk))
-          return Effect.void
-        }
-        batch = chunk
-        return Effect.callback<void>((resumeProducer) => {
-          producer = () => resumeProducer(Effect.void)
-          return Effect.sync(() => {
-            producer = undefined
-          })
-        })
-      })
-
-    yield* Scope.addFinalizer(scope, Effect.sync(() => stop(closeError(1006))))
-    yield* Stream.runForEachArray(connection.stream, offer).pipe(
-      Effect.matchEffect({
-        onSuccess: () => Effect.sync(() => stop(closeError(1000))),
-        onFailure: (cause) =>
-          Effect.sync(() => stop(new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) })))
-      }),
-      Effect.forkIn(scope)
-    )
-
-    const pull = Effect.callback<NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>((resume) => {
-      const chunk = batch
-      if (chunk !== undefined) {
-        batch = undefined
-        const next = producer
-        producer = undefined
-        if (next !== undefined) next()
-        return resume(Effect.succeed(chunk))
-      }
-      if (error !== undefined) return resume(Effect.fail(error))
-      taker = resume
-      return Effect.sync(() => {
-        if (taker === resume) taker = undefined
-      })
-    })
-    return { pull, upgrade: Socket.SocketUpgradeError.unsupported }
-  })
-
-  const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> =>
-    Socket.isCloseEvent(chunk)
-      ? chunk.code === 1000 ? Effect.mapError(connection.end, writeError) : connection.reset
-      : Effect.mapError(connection.write(toBytes(chunk)), writeError)
-
-  const writeAll = (chunks: NonEmptyReadonlyArray<Uint8Array | string>): Effect.Effect<void, Socket.SocketError> =>
-    Effect.mapError(connection.writeAll(chunks.map(toBytes)), writeError)
-
-  const writer: Socket.Socket["writer"] = Effect.acquireRelease(
-    Effect.succeed<Socket.Writer>({ write, writeAll }),
-    () => Effect.ignore(Effect.timeoutOption(connection.end, "5 seconds"))
-  )
-
-  return Socket.make({ reader, writer })
-}
+export const toSocket: (connection: Connection) => Socket.Socket = Adapter.toSocket

@@ -5,6 +5,7 @@
  */
 export * as Address from "./Address.ts"
 export * as Connection from "./Connection.ts"
+export * as EffectSocket from "./EffectSocket.ts"
 export * as FakeNetwork from "./FakeNetwork.ts"
 export * as OSError from "./OSError.ts"
 export * as Reader from "./Reader.ts"

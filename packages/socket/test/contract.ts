@@ -52,6 +52,22 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.strictEqual(yield* client.bytesRead, 25)
       }))
 
+    test("strings are written as UTF-8, and bytesWritten counts their bytes, not characters", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* server.accept
+        yield* client.write("héllo ") // é: 2 bytes
+        yield* client.writeAll(["wörld ", encode("and "), "日本 🎉"]) // ö: 2, 日本: 3 each, 🎉: 4
+        yield* Stream.make("ü", encode("!")).pipe(Stream.run(client.sink))
+        yield* client.end
+        const text = "héllo wörld and 日本 🎉ü!"
+        assert.strictEqual(yield* readAll(accepted), text)
+        assert.strictEqual(yield* client.bytesWritten, encode(text).length)
+        assert.strictEqual(yield* accepted.bytesRead, encode(text).length)
+        assert.notStrictEqual(encode(text).length, text.length)
+      }))
+
     test("EOF: the peer's end ends the stream cleanly, after everything it wrote", () =>
       Effect.gen(function*() {
         const server = yield* Tcp.listen()

@@ -7,6 +7,10 @@ const read = (path: string) => readFileSync(new URL(path, import.meta.url), "utf
 
 const blocksOf = (path: string) => [...read(path).matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1])
 
+it("the package's README shows ../examples/rpc.ts as it is", () => {
+  assert.include(blocksOf("../README.md"), read("../examples/rpc.ts"))
+})
+
 describe.each(["../../../README.md", "../README.md"])("README %s", (readme) => {
   const blocks = blocksOf(readme)
   it.each(["../examples/hello.ts", "../examples/echo-server.ts", "./readme-example.test.ts"])(

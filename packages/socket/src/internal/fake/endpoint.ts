@@ -117,8 +117,12 @@ const sendData = (network: Network, endpoint: Endpoint, bytes: Uint8Array, offse
   return { sent: size, trips }
 }
 
+const encoder = new TextEncoder()
+
 const makeWrite = (network: Network, endpoint: Endpoint) =>
-  Effect.fnUntraced(function*(bytes: Uint8Array) {
+  Effect.fnUntraced(function*(data: Uint8Array | string) {
+    // On the wire, as from Node's socket, a string is its UTF-8 bytes.
+    const bytes = typeof data === "string" ? encoder.encode(data) : data
     const link = endpoint.link
     let offset = 0
     while (true) {

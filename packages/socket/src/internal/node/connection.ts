@@ -94,7 +94,7 @@ export class NodeConnection implements Connection, Socket.Owner {
   private local: Address | undefined = undefined
   private pullEffect: Effect.Effect<Batch, OSError.ReadError | Cause.Done> | undefined = undefined
   private streamValue: Stream.Stream<Uint8Array, OSError.ReadError> | undefined = undefined
-  private sinkValue: Sink.Sink<void, Uint8Array, never, OSError.WriteError> | undefined = undefined
+  private sinkValue: Sink.Sink<void, Uint8Array | string, never, OSError.WriteError> | undefined = undefined
 
   constructor(
     socket: Net.Socket,
@@ -349,12 +349,15 @@ export class NodeConnection implements Connection, Socket.Owner {
     })
   }
 
-  write(bytes: Uint8Array): Effect.Effect<void, OSError.WriteError> {
-    return Effect.suspend(() => this.writeNow([bytes]))
+  write(data: Uint8Array | string): Effect.Effect<void, OSError.WriteError> {
+    return Effect.suspend(() => this.writeNow([data]))
   }
 
-  /** Writes a batch now; the returned effect waits for 'drain' only when Node's buffer is full. */
-  writeNow(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, OSError.WriteError> {
+  /**
+   * Writes a batch now; the returned effect waits for 'drain' only when Node's buffer is full. Node encodes a
+   * string as UTF-8 itself: bytes cost no conversion, a string no copy of ours.
+   */
+  writeNow(chunks: ReadonlyArray<Uint8Array | string>): Effect.Effect<void, OSError.WriteError> {
     if (chunks.length === 0) return voidResult
     const error = this.unwritable()
     if (error !== undefined) return Effect.fail(error)
@@ -362,26 +365,28 @@ export class NodeConnection implements Connection, Socket.Owner {
     this.touch()
     let ok: boolean
     if (chunks.length === 1) {
-      this.sent += chunks[0].length
-      ok = socket.write(chunks[0])
+      const chunk = chunks[0]
+      this.sent += typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length
+      ok = socket.write(chunk)
     } else {
       ok = true
       socket.cork()
       for (let i = 0; i < chunks.length; i++) {
-        this.sent += chunks[i].length
-        ok = socket.write(chunks[i]) && ok
+        const chunk = chunks[i]
+        this.sent += typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length
+        ok = socket.write(chunk) && ok
       }
       socket.uncork()
     }
     return ok ? voidResult : this.awaitDrain
   }
 
-  writeAll(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, OSError.WriteError> {
+  writeAll(chunks: ReadonlyArray<Uint8Array | string>): Effect.Effect<void, OSError.WriteError> {
     return Effect.suspend(() => this.writeNow(chunks))
   }
 
   // Each pulled batch is written from inside the flatMap continuation: no extra effect per batch.
-  get sink(): Sink.Sink<void, Uint8Array, never, OSError.WriteError> {
+  get sink(): Sink.Sink<void, Uint8Array | string, never, OSError.WriteError> {
     return this.sinkValue ??= SinkModule.fromTransform((upstream) =>
       upstream.pipe(
         Effect.flatMap((chunks) => this.writeNow(chunks)),
