@@ -5,6 +5,7 @@
 // is opened lazily and closed (its scope) before `stream` or `copyTo` hands the
 // connection over.
 import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Pull from "effect/Pull"
@@ -68,7 +69,8 @@ export class ReaderImpl {
   private get open(): Effect.Effect<void> {
     return Effect.suspend(() => {
       const scope = Scope.forkUnsafe(this.scope)
-      return Effect.map(Scope.provide(Stream.toPull(this.connection.stream), scope), (pull) => {
+      // the bare pull: one fiber reads at a time (as with the stream itself), so no semaphore per pull
+      return Effect.map(Channel.toPullScoped(this.connection.stream.channel, scope), (pull) => {
         this.pull = pull
         this.pullScope = scope
       })
