@@ -2,10 +2,13 @@
 import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Tcp from "../src/Tcp.ts"
+import { contractFraming } from "./contract-framing.ts"
 import { contract } from "./contract.ts"
 
 contract("Node (loopback)", Tcp.layer)
 contract("fake network", Tcp.layerTest)
+contractFraming("Node (loopback)", Tcp.layer)
+contractFraming("fake network", Tcp.layerTest)
 
 const ids = (layer: typeof Tcp.layer) =>
   Effect.gen(function*() {
