@@ -4,12 +4,17 @@
  * `LengthDelimitedCodec`).
  *
  * ```ts
+ * import { Stream } from "effect"
+ * import { Framing } from "@effect-tcp/socket"
+ * import type { Connection } from "@effect-tcp/socket"
+ *
  * // A line echo that no peer can make buffer more than 1 KiB of one line.
- * connection.stream.pipe(
- *   Framing.decodeLines({ maxLength: 1024 }),
- *   Framing.encodeLines,
- *   Stream.run(connection.sink)
- * )
+ * const echoLines = (connection: Connection.Connection) =>
+ *   connection.stream.pipe(
+ *     Framing.decodeLines({ maxLength: 1024 }),
+ *     Framing.encodeLines,
+ *     Stream.run(connection.sink)
+ *   )
  * ```
  *
  * - Decoders work on whole batches of chunks, with no Effect per frame. A
@@ -197,7 +202,12 @@ export const encodeLengthPrefixed = (options?: LengthPrefixedOptions): <E, R>(
  * copied.
  *
  * ```ts
- * yield* connection.writeAll(yield* Framing.encodeFrame(body))
+ * import { Effect } from "effect"
+ * import { Framing } from "@effect-tcp/socket"
+ * import type { Connection } from "@effect-tcp/socket"
+ *
+ * const send = (connection: Connection.Connection, body: Uint8Array) =>
+ *   Effect.flatMap(Framing.encodeFrame(body), connection.writeAll)
  * ```
  *
  * Throws a `RangeError` for options out of range.

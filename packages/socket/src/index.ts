@@ -6,6 +6,7 @@
 export * as Address from "./Address.ts"
 export * as Connection from "./Connection.ts"
 export * as FakeNetwork from "./FakeNetwork.ts"
+export * as Framing from "./Framing.ts"
 export * as OSError from "./OSError.ts"
 export * as SocketOptions from "./SocketOptions.ts"
 export * as Tcp from "./Tcp.ts"
