@@ -3,12 +3,15 @@ import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Tcp from "../src/Tcp.ts"
 import { contractReader } from "./contract-reader.ts"
+import { contractFraming } from "./contract-framing.ts"
 import { contract } from "./contract.ts"
 
 contract("Node (loopback)", Tcp.layer)
 contract("fake network", Tcp.layerTest)
 contractReader("Node (loopback)", Tcp.layer, { runs: 40 })
 contractReader("fake network", Tcp.layerTest, { runs: 200 })
+contractFraming("Node (loopback)", Tcp.layer)
+contractFraming("fake network", Tcp.layerTest)
 
 const ids = (layer: typeof Tcp.layer) =>
   Effect.gen(function*() {

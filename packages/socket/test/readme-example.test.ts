@@ -1,15 +1,15 @@
-import { FakeNetwork, Tcp } from "@effect-tcp/socket"
+import { FakeNetwork, Framing, Tcp } from "@effect-tcp/socket"
 import type { Connection } from "@effect-tcp/socket"
 import { assert, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 
-// The protocol handler under test: answers every line, upper-cased.
+// The protocol handler under test: answers every line, upper-cased. A line over 1 KiB fails
+// it with LimitOverrunError at once: no peer makes it buffer more.
 const shout = (connection: Connection.Connection) =>
   connection.stream.pipe(
-    Stream.decodeText(),
-    Stream.splitLines,
-    Stream.map((line) => `${line.toUpperCase()}\n`),
-    Stream.encodeText,
+    Framing.decodeLines({ maxLength: 1024 }),
+    Stream.map((line) => line.toUpperCase()),
+    Framing.encodeLines,
     Stream.run(connection.sink)
   )
 
