@@ -21,8 +21,7 @@ const echoFrames = (connection: Connection.Connection) =>
     }
   }).pipe(
     // the peer's FIN between two frames: the end, not an error
-    Effect.catchTag("IncompleteReadError", (error) =>
-      error.partial.length === 0 ? Effect.void : Effect.fail(error)),
+    Effect.catchTag("IncompleteReadError", (error) => error.partial.length === 0 ? Effect.void : Effect.fail(error)),
     Effect.andThen(connection.end),
     Effect.scoped
   )

@@ -54,7 +54,7 @@ import {
   type ServerInfo,
   worstClientRatio
 } from "./results.ts"
-import { findPython, path, type ServerSpec, servers } from "./servers.ts"
+import { findPython, path, servers, type ServerSpec } from "./servers.ts"
 import { errorCount, parseSummary } from "./summary.ts"
 
 const { values: flags } = parseArgs({

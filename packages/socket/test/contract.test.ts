@@ -2,8 +2,8 @@
 import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Tcp from "../src/Tcp.ts"
-import { contractReader } from "./contract-reader.ts"
 import { contractFraming } from "./contract-framing.ts"
+import { contractReader } from "./contract-reader.ts"
 import { contract } from "./contract.ts"
 
 contract("Node (loopback)", Tcp.layer)
