@@ -1,6 +1,6 @@
 // The framed echo on the library, as protocol code writes it with asyncio's reader: `Reader.readExactly(4)`
 // for the length, `readExactly(length)` for the body, both written back in one flush; the peer's FIN
-// between frames ends it. Plain `node`, no V8 flags. The reference is node-net-framed.ts.
+// between frames ends it (an `IncompleteReadError` with nothing read, as asyncio programs catch it). Plain `node`, no V8 flags. The reference is node-net-framed.ts.
 // Usage: node bench/peers/library-framed.ts [port]  (0 = any free port; prints the bound port on stdout)
 import { type Connection, Reader, Tcp } from "@effect-tcp/socket"
 import { NodeRuntime } from "@effect/platform-node"
@@ -12,7 +12,7 @@ const maxFrame = 8 * 1024 * 1024
 const echoFrames = (connection: Connection.Connection) =>
   Effect.gen(function*() {
     const reader = yield* Reader.make(connection, { limit: maxFrame })
-    while (!(yield* reader.atEof)) {
+    while (true) {
       const header = yield* reader.readExactly(4)
       const length = new DataView(header.buffer, header.byteOffset, 4).getUint32(0)
       if (length > maxFrame) return yield* connection.reset
