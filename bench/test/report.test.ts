@@ -128,7 +128,12 @@ describe("ratios and targets", () => {
     // library stream: 6 × req/s and p99, memory, 6 × ahead of asyncio and of uvloop
     assert.strictEqual(of("library-stream").length, 25)
     assert.deepStrictEqual(of("ours-no-flags").map((t) => t.metric), ["memory"])
-    assert.strictEqual(targets.length, 13 + 31 + 25 + 1)
+    // library framed (#16): requests/s against the framing by hand on node:net, in the two 1 KiB cells
+    assert.deepStrictEqual(
+      of("library-framed").map((t) => [t.baseline, t.cell?.size]),
+      [["node-net-framed", 1024], ["node-net-framed", 1024]]
+    )
+    assert.strictEqual(targets.length, 13 + 31 + 25 + 1 + 2)
   })
 
   it("passes at exactly the threshold, fails beyond it", () => {
