@@ -3,8 +3,9 @@
 //
 // Where TCP leaves room, the fake does what the Node layer does, and the
 // contract suite (test/contract.ts) holds both to it: closing a scope sends a
-// FIN (also on interruption), `reset` an RST; writing after the peer's close or
-// reset is EPIPE, reading after a reset ECONNRESET, a read cut short by closing
+// FIN (also on interruption), `reset` an RST; after the peer's close one write
+// is taken (its kernel answers it with an RST) and the next is EPIPE, after its
+// reset every write is EPIPE, reading after a reset ECONNRESET, a read cut short by closing
 // one's own end ECONNABORTED. Closing never waits for a flush (`closeTimeout`
 // has nothing to wait for): a write completes only once its bytes are on the
 // wire, which delivers them before the close's FIN.
@@ -46,6 +47,8 @@ export class Endpoint {
   closed = false
   /** Reset by the network (`resetAfter`): writes fail with ECONNRESET. */
   aborted = false
+  /** The peer had closed when we wrote: its kernel took that write and answered with an RST. */
+  answeredByReset = false
   /** Set once, as in Node: the idle timeout, or a read cut short by closing this end. */
   readError: OSError.ReadError | undefined = undefined
   /** Set when the idle timeout closed this end: what a waiting write fails with. */
@@ -92,7 +95,7 @@ const writeFailure = (endpoint: Endpoint): OSError.WriteError | undefined => {
   if (endpoint.timedOut !== undefined) return endpoint.timedOut
   if (endpoint.closed) return Errors.brokenPipe(endpoint.remote, "connection closed")
   if (endpoint.ended) return Errors.brokenPipe(endpoint.remote, "write after end")
-  if (endpoint.inbound.resetArrived || endpoint.inbound.closeArrived) return Errors.write("EPIPE", endpoint.remote)
+  if (endpoint.inbound.resetArrived || endpoint.answeredByReset) return Errors.write("EPIPE", endpoint.remote)
   // reset by the network, its RST to us still in flight
   if (endpoint.aborted) return Errors.write("ECONNRESET", endpoint.remote)
   return undefined
@@ -131,6 +134,11 @@ const makeWrite = (network: Network, endpoint: Endpoint) =>
       const failure = writeFailure(endpoint)
       if (failure !== undefined) return yield* Effect.fail(failure)
       if (bytes.length === 0) return
+      if (endpoint.inbound.closeArrived) {
+        // As a real peer's kernel does after its close: it takes the bytes (lost), then answers with an RST.
+        endpoint.bytesWritten += bytes.length - offset
+        return
+      }
       if (endpoint.outbound.space <= 0) {
         yield* waitChange(link, link.version, now, nextDue(network, link))
         continue
@@ -215,15 +223,19 @@ const optionsOf = (endpoint: Endpoint): SocketOptions => {
 export const toConnection = (network: Network, endpoint: Endpoint): Connection => {
   if (endpoint.connection !== undefined) return endpoint.connection
   const write = makeWrite(network, endpoint)
+  // One write (a batch, as Node writes it in one go) after the peer's close is taken; its RST fails the next.
+  const answer = Effect.sync(() => {
+    if (endpoint.inbound.closeArrived) endpoint.answeredByReset = true
+  })
   const pull = makePull(network, endpoint)
   const connection: Connection = {
     id: endpoint.id,
     remoteAddress: endpoint.remote,
     localAddress: endpoint.local,
     stream: Stream.fromPull(Effect.succeed(pull)),
-    write,
-    writeAll: (chunks) => Effect.forEach(chunks, write, { discard: true }),
-    sink: Sink.forEach(write),
+    write: (data) => Effect.ensuring(write(data), answer),
+    writeAll: (chunks) => Effect.ensuring(Effect.forEach(chunks, write, { discard: true }), answer),
+    sink: Sink.forEachArray((chunks) => Effect.ensuring(Effect.forEach(chunks, write, { discard: true }), answer)),
     copyTo: (destination) => copy(connection, destination),
     end: makeEnd(network, endpoint),
     reset: shutEffect(network, endpoint, "reset"),
