@@ -125,6 +125,15 @@ describe("@effect-tcp/socket in a user's project", () => {
       expect(stdout.trim().split("\n")).toEqual(["layer: hello over layer", "layerTest: hello over layerTest"])
     }
   )
+
+  it.each([["24", node24], ["22", node22]])(
+    "reads frames with Reader and lines with Framing, through the subpath modules, on plain node %s",
+    async (_, node) => {
+      const { stdout } = await sh(node, ["protocol.ts"], { cwd: project })
+      const answers = "HELLO, FRAMES, refused: LimitOverrunError"
+      expect(stdout.trim().split("\n")).toEqual([`layer: ${answers}`, `layerTest: ${answers}`])
+    }
+  )
 })
 
 describe("@effect-tcp/socket installed without optional dependencies (no koffi)", () => {
