@@ -227,6 +227,8 @@ export const toConnection = (network: Network, endpoint: Endpoint): Connection =
   const answer = Effect.sync(() => {
     if (endpoint.inbound.closeArrived) endpoint.answeredByReset = true
   })
+  const writeAll = (chunks: ReadonlyArray<Uint8Array | string>) =>
+    Effect.ensuring(Effect.forEach(chunks, write, { discard: true }), answer)
   const pull = makePull(network, endpoint)
   const connection: Connection = {
     id: endpoint.id,
@@ -234,8 +236,8 @@ export const toConnection = (network: Network, endpoint: Endpoint): Connection =
     localAddress: endpoint.local,
     stream: Stream.fromPull(Effect.succeed(pull)),
     write: (data) => Effect.ensuring(write(data), answer),
-    writeAll: (chunks) => Effect.ensuring(Effect.forEach(chunks, write, { discard: true }), answer),
-    sink: Sink.forEachArray((chunks) => Effect.ensuring(Effect.forEach(chunks, write, { discard: true }), answer)),
+    writeAll,
+    sink: Sink.forEachArray(writeAll),
     copyTo: (destination) => copy(connection, destination),
     end: makeEnd(network, endpoint),
     reset: shutEffect(network, endpoint, "reset"),
