@@ -1,8 +1,9 @@
 // asyncio's StreamReader over a `Connection`'s one stream (Reader.ts documents
 // the API). Every operation first tries what is buffered, synchronously; only
-// when that is not enough does it pull one batch and try again. A pull happens
-// only then, so nothing is read ahead of what an operation needs, and the pull
-// is opened lazily and closed (its scope) before `stream` or `copyTo` hands the
+// when that is not enough does it read one batch and try again, so nothing is
+// read ahead of what an operation needs. A Node connection pushes the batch
+// into the buffer itself (readInto.ts); any other is pulled, through a pull
+// opened lazily and closed (its scope) before `stream` or `copyTo` hands the
 // connection over.
 import * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
@@ -15,6 +16,7 @@ import type { Connection } from "../Connection.ts"
 import type * as OSError from "../OSError.ts"
 import { IncompleteReadError, LimitOverrunError } from "../StreamError.ts"
 import { Chunks } from "./chunks.ts"
+import * as ReadInto from "./readInto.ts"
 
 type Batch = Pull.Pull<readonly [Uint8Array, ...Array<Uint8Array>], OSError.ReadError>
 
@@ -44,6 +46,26 @@ export class ReaderImpl {
     this.connection = connection
     this.limit = limit
     this.scope = scope
+    this.fill = ReadInto.readsInto(connection) ? connection[ReadInto.key](this.target()) : this.pullInto()
+    // bound, so they may be passed around as the functions the `Reader` interface declares
+    this.read = this.read.bind(this)
+    this.readExactly = this.readExactly.bind(this)
+    this.readUntil = this.readUntil.bind(this)
+    this.copyTo = this.copyTo.bind(this)
+  }
+
+  /** Where a connection that reads into the buffer itself (readInto.ts) puts its bytes. */
+  private target(): ReadInto.Target {
+    return {
+      push: (chunks) => this.chunks.push(chunks),
+      end: () => {
+        this.eof = true
+      }
+    }
+  }
+
+  /** Any other connection's: a batch pulled from its stream, then pushed into the buffer. */
+  private pullInto(): Effect.Effect<void, OSError.ReadError> {
     const pullInto = Effect.uninterruptibleMask((restore) =>
       // uninterruptible once the batch is in hand: an interruption never drops pulled bytes
       Effect.matchCauseEffect(restore(Effect.suspend(() => this.pull!)), {
@@ -58,12 +80,7 @@ export class ReaderImpl {
         }
       })
     )
-    this.fill = Effect.suspend(() => this.pull === undefined ? Effect.andThen(this.open, pullInto) : pullInto)
-    // bound, so they may be passed around as the functions the `Reader` interface declares
-    this.read = this.read.bind(this)
-    this.readExactly = this.readExactly.bind(this)
-    this.readUntil = this.readUntil.bind(this)
-    this.copyTo = this.copyTo.bind(this)
+    return Effect.suspend(() => this.pull === undefined ? Effect.andThen(this.open, pullInto) : pullInto)
   }
 
   private get open(): Effect.Effect<void> {

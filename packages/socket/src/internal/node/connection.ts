@@ -5,10 +5,11 @@
 // queue holds `readLimit` bytes the socket is paused (a chunk larger than the
 // room left is split, its rest put back in Node's stream), and the next pull
 // takes every queued chunk as one batch and resumes it. A pull that finds
-// nothing waits for the next chunk, which is handed to it directly. No Effect
-// per chunk beyond the one the batch is delivered in. A copy (copy.ts) past its
-// first 64 KiB reads into a buffer of its own (reads.ts); should `stream` be read
-// after it, what the queue holds are copies of that buffer.
+// nothing waits for the next chunk, which is handed to it directly; a Reader's
+// read (readInto.ts) has it pushed into the Reader's buffer before it resumes.
+// No Effect per chunk beyond the one the batch is delivered in. A copy
+// (copy.ts) past its first 64 KiB reads into a buffer of its own (reads.ts);
+// should `stream` be read after it, what the queue holds are copies of it.
 //
 // Writing: `socket.write` returning true costs nothing more; false suspends the
 // writer until 'drain'. Closing: see closing.ts.
@@ -28,6 +29,7 @@ import type * as OSError from "../../OSError.ts"
 import type { SocketOptions } from "../../SocketOptions.ts"
 import * as Errors from "../errors.ts"
 import { nextConnectionId } from "../ids.ts"
+import * as ReadInto from "../readInto.ts"
 import type * as Settings from "../settings.ts"
 import * as Sockopt from "../sockopt.ts"
 import * as Closing from "./closing.ts"
@@ -39,6 +41,9 @@ import * as Socket from "./socket.ts"
 type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
 
 type Batch = NonEmptyReadonlyArray<Uint8Array>
+
+/** A read waiting for the next event: `pull`'s, resumed with the batch, or a Reader's, resumed when it is pushed. */
+type ReadWaiter = Resume<Batch | void, OSError.ReadError | Cause.Done>
 
 const doneEffect = Cause.done()
 const voidResult: Effect.Effect<void> = Effect.void
@@ -62,7 +67,9 @@ export class NodeConnection implements Connection, Socket.Owner {
   paused = false
   eof = false
   readError: OSError.ReadError | undefined = undefined
-  readWaiter: Resume<Batch, OSError.ReadError | Cause.Done> | undefined = undefined
+  readWaiter: ReadWaiter | undefined = undefined
+  /** A Reader's buffer, when `readWaiter` is its read: the next chunk is pushed into it before the waiter resumes. */
+  readTarget: ReadInto.Target | undefined = undefined
   received = 0
   // write side
   sent = 0
@@ -156,9 +163,9 @@ export class NodeConnection implements Connection, Socket.Owner {
     this.touch()
     const resume = this.readWaiter
     if (resume !== undefined) {
-      this.readWaiter = undefined
-      resume(Effect.succeed([chunk]))
-      return
+      const target = this.readTarget
+      this.readWaiter = this.readTarget = undefined
+      return deliver(resume, target, [chunk])
     }
     ;(this.queue ??= []).push(chunk)
     this.queued += chunk.length
@@ -260,8 +267,10 @@ export class NodeConnection implements Connection, Socket.Owner {
     if (this.copy !== undefined) this.copy.readEnded()
     const resume = this.readWaiter
     if (resume === undefined) return
-    this.readWaiter = undefined
-    resume(this.readError !== undefined ? Effect.fail(this.readError) : doneEffect)
+    const target = this.readTarget
+    this.readWaiter = this.readTarget = undefined
+    if (this.readError !== undefined) return resume(Effect.fail(this.readError))
+    deliver(resume, target, undefined)
   }
 
   /** The error for a write that was waiting when the socket failed or closed. */
@@ -318,18 +327,33 @@ export class NodeConnection implements Connection, Socket.Owner {
 
   /** One primitive per pull: resumed at once when something is queued, otherwise by the next event. */
   get pull(): Effect.Effect<Batch, OSError.ReadError | Cause.Done> {
-    return this.pullEffect ??= Effect.callback<Batch, OSError.ReadError | Cause.Done>((resume) => {
-      if (this.queue !== undefined) return resume(Effect.succeed(this.take()))
-      if (this.readError !== undefined) return resume(Effect.fail(this.readError))
-      if (this.eof) return resume(doneEffect)
-      // asyncio raises here too: two readers would each get some of the bytes, in no order anyone chose
-      if (this.readWaiter !== undefined || this.copy !== undefined) return resume(Effect.die(secondReader(this.id)))
-      this.readWaiter = resume
-      // paused by a chunk larger than the room left, whose rest went back to Node's stream: read it now
-      if (this.paused) this.resumeReading()
-      return Effect.sync(() => {
-        if (this.readWaiter === resume) this.readWaiter = undefined
-      })
+    return this.pullEffect ??= Effect.callback<Batch, OSError.ReadError | Cause.Done>((resume) =>
+      this.read(resume as ReadWaiter, undefined)
+    )
+  }
+
+  /** The Reader's read (readInto.ts): `pull`, with the batch pushed into `target` instead of returned. */
+  [ReadInto.key](target: ReadInto.Target): Effect.Effect<void, OSError.ReadError> {
+    return Effect.callback<void, OSError.ReadError>((resume) => this.read(resume as ReadWaiter, target))
+  }
+
+  /** A read's registration: settled at once, or left waiting with a canceller. */
+  private read(resume: ReadWaiter, target: ReadInto.Target | undefined): Effect.Effect<void> | undefined {
+    if (this.queue !== undefined) deliver(resume, target, this.take())
+    else if (this.readError !== undefined) resume(Effect.fail(this.readError))
+    else if (this.eof) deliver(resume, target, undefined)
+    // asyncio raises here too: two readers would each get some of the bytes, in no order anyone chose
+    else if (this.readWaiter !== undefined || this.copy !== undefined) resume(Effect.die(secondReader(this.id)))
+    else return this.wait(resume, target)
+  }
+
+  private wait(resume: ReadWaiter, target: ReadInto.Target | undefined): Effect.Effect<void> {
+    this.readWaiter = resume
+    this.readTarget = target
+    // paused by a chunk larger than the room left, whose rest went back to Node's stream: read it now
+    if (this.paused) this.resumeReading()
+    return Effect.sync(() => {
+      if (this.readWaiter === resume) this.readWaiter = this.readTarget = undefined
     })
   }
 
@@ -436,6 +460,14 @@ export class NodeConnection implements Connection, Socket.Owner {
   close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
     return Closing.close(this, exit)
   }
+}
+
+/** Hands a read its batch, or the end (`undefined`): as its result, or pushed into its target first. */
+const deliver = (resume: ReadWaiter, target: ReadInto.Target | undefined, batch: Batch | undefined): void => {
+  if (target === undefined) return resume(batch === undefined ? doneEffect : Effect.succeed(batch))
+  if (batch === undefined) target.end()
+  else target.push(batch)
+  resume(voidResult)
 }
 
 /** A second reader is a bug in the program, not a network event: a defect that says what happened. */
