@@ -20,8 +20,10 @@ export const NODE_NET_EFFECT = "node-net-effect"
 export const NODE_NET_FRAMED = "node-net-framed"
 /** The same frame echo on the library, with `Reader.readExactly`. */
 export const LIBRARY_FRAMED = "library-framed"
+/** The framing by hand again, run by one Effect fiber per connection: the floor under `LIBRARY_FRAMED`. */
+export const EFFECT_FIBER_FRAMED = "effect-fiber-framed"
 
-/** What `--quick` runs besides the baseline: every server a target names, and node:net with Effect loaded. */
+/** What `--quick` runs besides the baseline: every server a target names, and the two that explain them. */
 export const QUICK_SERVERS: ReadonlyArray<string> = [
   OURS,
   LIBRARY_COPY,
@@ -30,6 +32,7 @@ export const QUICK_SERVERS: ReadonlyArray<string> = [
   NODE_NET_EFFECT,
   NODE_NET_FRAMED,
   LIBRARY_FRAMED,
+  EFFECT_FIBER_FRAMED,
   "asyncio",
   "uvloop"
 ]

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import {
   BASELINE,
+  EFFECT_FIBER_FRAMED,
   LIBRARY_COPY,
   LIBRARY_FRAMED,
   LIBRARY_STREAM,
@@ -131,6 +132,14 @@ export const servers = (pythons: {
     description:
       "the same frame echo on the library, plain `node`: `Reader.readExactly(4)`, then `readExactly(length)`, both written back with `writeAll` (bench/peers/library-framed.ts)",
     launch: peer("library-framed.ts"),
+    framed: true
+  },
+  {
+    id: EFFECT_FIBER_FRAMED,
+    label: "Effect fiber, framed",
+    description:
+      "the framing by hand of node-net-framed, run by one Effect fiber per connection that suspends on `Effect.callback` until the next chunk: Effect's wake-up alone, the floor under library-framed (bench/peers/effect-fiber-framed.ts)",
+    launch: peer("effect-fiber-framed.ts"),
     framed: true
   },
   {
