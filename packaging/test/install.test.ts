@@ -103,6 +103,13 @@ describe("the tarballs", () => {
       await sh(bin("attw"), [tarballs[name]!, "--profile", "esm-only", "--format", "ascii"], { cwd: work })
     }
   })
+
+  it("cannot be made by npm pack, which would ship exports that point at the TypeScript sources", async () => {
+    for (const dir of publishable) {
+      const failed = await sh("npm", ["pack", "--dry-run"], { cwd: Path.join(root, dir) }).then(() => undefined, String)
+      expect(failed, dir).toMatch(/pack and publish it with pnpm .*publishConfig\.exports/)
+    }
+  })
 })
 
 describe("@effect-tcp/socket in a user's project", () => {
