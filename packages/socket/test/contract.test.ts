@@ -4,7 +4,9 @@ import { Effect } from "effect"
 import * as Tcp from "../src/Tcp.ts"
 import { contractFraming } from "./contract-framing.ts"
 import { contractReader } from "./contract-reader.ts"
+import { contractUnix } from "./contract-unix.ts"
 import { contract } from "./contract.ts"
+import { fakeFixture, nodeFixture } from "./unixFixture.ts"
 
 contract("Node (loopback)", Tcp.layer)
 contract("fake network", Tcp.layerTest)
@@ -12,6 +14,8 @@ contractReader("Node (loopback)", Tcp.layer, { runs: 40 })
 contractReader("fake network", Tcp.layerTest, { runs: 200 })
 contractFraming("Node (loopback)", Tcp.layer)
 contractFraming("fake network", Tcp.layerTest)
+contractUnix("Node", Tcp.layer, nodeFixture)
+contractUnix("fake network", Tcp.layerTest, fakeFixture)
 
 const ids = (layer: typeof Tcp.layer) =>
   Effect.gen(function*() {
