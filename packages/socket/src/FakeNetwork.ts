@@ -11,6 +11,12 @@
  *
  * Faults apply to the whole network, from the moment they are scripted.
  *
+ * Unix domain sockets live in a fake file system: a listener's socket file
+ * from `listen` until it stops accepting, and what a test places there
+ * (`placeUnixPath`: a stale socket file, a file that is not a socket) or
+ * scripts for a directory (`unixDirectory`: missing, denied). IPv6 and dual
+ * stack bind per family as Linux does.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -75,8 +81,9 @@ export interface UnixPathEntry {
  */
 export class FakeNetwork extends Context.Service<FakeNetwork, {
   /**
-   * The next `count` connects (to any port, or only those to `port`) fail with
-   * `ConnectionRefusedError`, whether or not something listens there.
+   * The next `count` connects (to any port or Unix socket, or only those to
+   * `port`) fail with `ConnectionRefusedError`, whether or not something
+   * listens there.
    *
    * @since 0.1.0
    * @category faults

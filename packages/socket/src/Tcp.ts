@@ -1,7 +1,9 @@
 /**
  * The TCP service: `connect` and `listen`, behind an Effect service so that
  * programs depend on it and not on Node. `layer` runs it on `node:net`,
- * `layerTest` on an in-memory network (see `FakeNetwork`).
+ * `layerTest` on an in-memory network (see `FakeNetwork`). Both connect and
+ * listen over IPv4 and IPv6, and on Unix domain sockets (`path`), with the
+ * same `Connection`.
  *
  * @since 0.1.0
  */

@@ -120,7 +120,8 @@ export class NodeConnection implements Connection, Socket.Owner {
     this.activeAt = idle === undefined ? 0 : idle.now
     this.forget = forget
     Socket.own(socket, this)
-    Socket.applySettings(socket, settings)
+    // TCP's options (TCP_NODELAY, keepalive) mean nothing on a Unix socket
+    if (unix === undefined) Socket.applySettings(socket, settings)
     socket.resume()
     // Closed before it was wrapped: settle now, 'close' will not come again.
     if (socket.closed) this.onClose()
