@@ -79,7 +79,7 @@ export interface CommonConnectOptions extends SocketSettings {
  * @category models
  */
 export interface TcpConnectOptions {
-  /** Default `127.0.0.1`. An IPv6 host is written bare (`::1`) or in brackets (`[::1]`). */
+  /** Default `127.0.0.1`. An IPv6 address is written bare (`::1`) or in brackets (`[::1]`). */
   readonly host?: string | undefined
   readonly port: number
   /** The local address to connect from. */
@@ -144,7 +144,7 @@ export interface CommonListenOptions extends SocketSettings {
 export interface TcpListenOptions {
   /**
    * Default `127.0.0.1`: never all interfaces unless asked. `::` listens on every interface of both families
-   * (dual stack) unless `ipv6Only`; `::1` is the IPv6 loopback.
+   * (dual stack) unless `ipv6Only`; `::1` is the IPv6 loopback. An IPv6 address may be written in brackets.
    */
   readonly host?: string | undefined
   /** Default 0: a free port, then in `Server.address`. */

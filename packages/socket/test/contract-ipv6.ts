@@ -96,6 +96,16 @@ export const contractIpv6 = (name: string, layer: Layer.Layer<Tcp.Tcp>, options:
         assert.strictEqual((yield* v4.stats).accepted, 0)
       }))
 
+    test("an IPv6 address in brackets, as addresses are formatted, is the same address", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen({ host: "[::1]" })
+        assert.strictEqual(server.address.host, "::1")
+        const client = yield* Tcp.connect({ host: "[::1]", port: server.address.port })
+        assert.deepStrictEqual(client.remoteAddress, server.address)
+        const error = yield* Effect.flip(Tcp.connect({ host: "[::1]", port: 1 }))
+        assert.strictEqual(error.host, "::1")
+      }))
+
     test("connect to ::1 where nothing listens: ConnectionRefusedError, the address in brackets", () =>
       Effect.gen(function*() {
         const server = yield* Tcp.listen()

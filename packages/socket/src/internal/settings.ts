@@ -80,6 +80,10 @@ export interface Listen {
   readonly settings: Settings
 }
 
+/** `[::1]` as `::1`: the brackets of an IPv6 address are the notation of host and port together, not its own. */
+const unbracketed = (host: string): string =>
+  host.length > 2 && host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+
 const isWhole = (n: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER): boolean =>
   Number.isInteger(n) && n >= minimum && n <= maximum
 
@@ -119,7 +123,7 @@ const resolveSettings = (settings: SocketSettings): Settings => {
 export const connect = (options: ConnectOptions): Effect.Effect<Connect, OSError.ConnectError> =>
   Effect.suspend(() => {
     const path = options.path
-    const host = options.host ?? defaults.host
+    const host = unbracketed(options.host ?? defaults.host)
     const port = options.port ?? 0
     if (path !== undefined) {
       const failed = UnixPath.check("connect", path, options, invalidSetting(options))
@@ -143,7 +147,7 @@ export const connect = (options: ConnectOptions): Effect.Effect<Connect, OSError
 export const listen = (options: ListenOptions = {}): Effect.Effect<Listen, OSError.ListenError> =>
   Effect.suspend(() => {
     const path = options.path
-    const host = options.host ?? defaults.host
+    const host = unbracketed(options.host ?? defaults.host)
     const port = options.port ?? 0
     const { backlog = defaults.backlog, maxConnections } = options
     const invalid = path === undefined && !isWhole(port, 0, 65535)
