@@ -85,6 +85,15 @@ const kindOf = (stats: Fs.Stats): string =>
     ? "a symbolic link"
     : "not a socket"
 
+/** What is at the path: nothing, its stats, or the code of the error that kept us from looking. */
+const lstat = (path: string): Fs.Stats | undefined | string => {
+  try {
+    return Fs.lstatSync(path, { throwIfNoEntry: false })
+  } catch (cause) {
+    return String((cause as { readonly code?: unknown } | null)?.code ?? cause)
+  }
+}
+
 const inUse = (path: string, detail: string): OSError.ListenError =>
   Errors.listen("EADDRINUSE", "listen", { path }, detail)
 
@@ -95,7 +104,8 @@ const inUse = (path: string, detail: string): OSError.ListenError =>
  */
 const claim = (path: string): Effect.Effect<OSError.ListenError | undefined> => {
   if (isAbstract(path)) return Effect.succeed(inUse(path, "another socket holds this abstract name"))
-  const before = Fs.lstatSync(path, { throwIfNoEntry: false })
+  const before = lstat(path)
+  if (typeof before === "string") return Effect.succeed(inUse(path, `could not examine it (${before})`))
   if (before === undefined) return Effect.succeed(undefined)
   if (!before.isSocket()) return Effect.succeed(inUse(path, `the path is ${kindOf(before)}: it is not removed`))
   return Effect.map(probe(path), (result) => {
@@ -108,7 +118,8 @@ const claim = (path: string): Effect.Effect<OSError.ListenError | undefined> => 
           : `could not tell whether a listener holds it (${result.unknown}): it is not removed`
       )
     }
-    const now = Fs.lstatSync(path, { throwIfNoEntry: false })
+    const now = lstat(path)
+    if (typeof now === "string") return inUse(path, `could not examine it (${now})`)
     if (now !== undefined && (now.ino !== before.ino || now.dev !== before.dev)) {
       return inUse(path, "another process bound it meanwhile")
     }
