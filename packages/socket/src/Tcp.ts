@@ -232,7 +232,8 @@ export interface Server<A extends Address = Address> {
    * connection only and is logged with its typed error; accept errors are
    * logged and the server keeps serving. Runs until interrupted; handlers
    * belong to the server, so interrupting `serve` closes the listening socket
-   * at once (new connections are refused) while running handlers get the
+   * at once (new connections are refused; a Unix socket's file is removed, so
+   * they fail with `FileNotFoundError`) while running handlers get the
    * shutdown grace period when the server's scope closes.
    */
   readonly serve: <E, R>(

@@ -296,3 +296,54 @@ describe("fake network addresses", () => {
       assert.strictEqual(Option.isSome(Option.fromNullishOr(theirs.noDelay)), true)
     })))
 })
+
+describe("fake network Unix paths", () => {
+  it.effect("unixPath shows a listener's socket file while it accepts; placeUnixPath and unixDirectory script the rest", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const scope = yield* Scope.make()
+      const server = yield* Tcp.listen({ path: "/run/app.sock", permissions: 0o600 }).pipe(Scope.provide(scope))
+      assert.deepStrictEqual(yield* network.unixPath("/run/app.sock"), {
+        kind: "socket",
+        listening: true,
+        permissions: 0o600
+      })
+      // another process replaces the file: the listener goes on, unreachable by path
+      yield* network.placeUnixPath("/run/app.sock", "file")
+      assert.strictEqual((yield* Effect.flip(Tcp.connect({ path: "/run/app.sock" })))._tag, "ConnectionRefusedError")
+      assert.deepStrictEqual(yield* server.stats, { active: 0, accepted: 0, rejected: 0 })
+      yield* network.placeUnixPath("/run/app.sock", undefined)
+      assert.isUndefined(yield* network.unixPath("/run/app.sock"))
+      assert.strictEqual((yield* Effect.flip(Tcp.connect({ path: "/run/app.sock" })))._tag, "FileNotFoundError")
+      // its shutdown leaves the path alone: it is no longer the listener's
+      yield* network.placeUnixPath("/run/app.sock", "stale-socket")
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(yield* network.unixPath("/run/app.sock"), {
+        kind: "socket",
+        listening: false,
+        permissions: 0o755
+      })
+      // a directory scripted missing or denied, then there again
+      yield* network.unixDirectory("/srv", "denied")
+      assert.strictEqual((yield* Effect.flip(Tcp.listen({ path: "/srv/a/b.sock" })))._tag, "PermissionError")
+      yield* network.unixDirectory("/srv/a", "missing")
+      // the directory nearest the root decides, as the kernel stops at the first it cannot enter
+      assert.strictEqual((yield* Effect.flip(Tcp.listen({ path: "/srv/a/b.sock" })))._tag, "PermissionError")
+      yield* network.unixDirectory("/srv", undefined)
+      assert.strictEqual((yield* Effect.flip(Tcp.listen({ path: "/srv/a/b.sock" })))._tag, "FileNotFoundError")
+      yield* network.unixDirectory("/srv/a", undefined)
+      yield* Tcp.listen({ path: "/srv/a/b.sock" })
+    })))
+
+  it.effect("refuseNext without a port refuses the next connect to a Unix socket too", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      yield* Tcp.listen({ path: "/run/refused.sock" })
+      yield* network.refuseNext(1)
+      assert.strictEqual(
+        (yield* Effect.flip(Tcp.connect({ path: "/run/refused.sock" })))._tag,
+        "ConnectionRefusedError"
+      )
+      yield* Tcp.connect({ path: "/run/refused.sock" })
+    })))
+})
