@@ -86,9 +86,9 @@ export const run: (options: Options, hooks?: Hooks) => Effect.Effect<never, OSEr
   const address = server.address
   yield* Effect.annotateLogs(
     Effect.logInfo(`Serving on ${Address.format(address)}`),
-    { ...options.settings, host: address.host, port: address.port }
+    { ...options.settings, ...(Address.isInet(address) ? { host: address.host, port: address.port } : address) }
   )
-  if (Address.isUnspecified(address.host)) {
+  if (Address.isInet(address) && Address.isUnspecified(address.host)) {
     yield* Effect.annotateLogs(
       Effect.logWarning(`Listening on all interfaces (${address.host}): reachable from other hosts`),
       { host: address.host, port: address.port }

@@ -20,7 +20,7 @@
  * @since 0.1.0
  */
 import { Main } from "@effect-tcp/runtime"
-import type { Address } from "@effect-tcp/socket"
+import { Address } from "@effect-tcp/socket"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -265,5 +265,11 @@ export const onListening = (address: Address.Address): Effect.Effect<void> =>
     }
     process.on("disconnect", () => process.kill(process.pid, "SIGTERM"))
     // with a callback, a parent that went away meanwhile is no uncaught error
-    process.send({ listening: address.port }, undefined, {}, () => {})
+    // workers share a port (SO_REUSEPORT): a Unix socket has none to share
+    process.send(
+      { listening: Address.isInet(address) ? address.port : Address.format(address) },
+      undefined,
+      {},
+      () => {}
+    )
   })

@@ -1,5 +1,5 @@
 // The echo handler on the fake network (Tcp.layerTest), served by EchoServer.run.
-import { FakeNetwork, Tcp } from "@effect-tcp/socket"
+import { Address, FakeNetwork, Tcp } from "@effect-tcp/socket"
 
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber } from "effect"
@@ -48,7 +48,7 @@ describe("Echo.handler", () => {
         yield* waitFor(logs, (entry) => entry.message === "Connection closed")
         const opened = logs.find((entry) => entry.message === "Connection opened")!
         assert.strictEqual(opened.level, "INFO")
-        assert.strictEqual(opened.annotations.peer, `${client.localAddress.host}:${client.localAddress.port}`)
+        assert.strictEqual(opened.annotations.peer, Address.format(client.localAddress))
         assert.isNumber(opened.annotations.connectionId)
         for (const option of ["SO_REUSEADDR", "SO_REUSEPORT", "SO_RCVBUF", "SO_SNDBUF"]) {
           assert.isString(opened.annotations[option], option)

@@ -1,7 +1,7 @@
 // The server on the fake network (Tcp.layerTest) for the tests of its modules: every timeout
 // runs on the TestClock, in no real time, and the logs are captured.
-import { FakeNetwork, Tcp } from "@effect-tcp/socket"
-import type { Address, Connection, OSError } from "@effect-tcp/socket"
+import { Address, FakeNetwork, Tcp } from "@effect-tcp/socket"
+import type { Connection, OSError } from "@effect-tcp/socket"
 import { Deferred, Effect, Fiber, Logger, Metric, Scope, Stream } from "effect"
 import * as EchoServer from "../src/EchoServer.ts"
 
@@ -27,7 +27,10 @@ export const fake = <A, E>(
   )
 }
 
-export type Overrides = Tcp.ListenOptions & Pick<EchoServer.Options, "statsInterval" | "settings">
+export type Overrides =
+  & Tcp.TcpListenOptions
+  & Tcp.CommonListenOptions
+  & Pick<EchoServer.Options, "statsInterval" | "settings">
 
 export const options = ({ settings, statsInterval, ...listen }: Overrides = {}): EchoServer.Options => ({
   listen: { ...EchoServer.defaults, port: 0, ...listen },
@@ -47,6 +50,7 @@ export const start = (overrides?: Overrides): Effect.Effect<
       onListening: (address) => Deferred.succeed(listening, address)
     }).pipe(Effect.forkScoped)
     const address = yield* Deferred.await(listening)
+    if (!Address.isInet(address)) return yield* Effect.die(`listening on ${Address.format(address)}, not a port`)
     return { fiber, port: address.port }
   })
 

@@ -14,7 +14,7 @@ import type { ReadError, WriteError } from "./OSError.ts"
 import type { SocketOptions } from "./SocketOptions.ts"
 
 /**
- * An open TCP connection: the peer's bytes as a `Stream`, writes with
+ * An open TCP connection (or Unix domain socket): the peer's bytes as a `Stream`, writes with
  * backpressure, half-close, reset, its addresses, options and byte counts.
  *
  * @since 0.1.0
@@ -23,7 +23,9 @@ import type { SocketOptions } from "./SocketOptions.ts"
 export interface Connection {
   /** A number unique among this process's connections (on both layers), for logs. */
   readonly id: number
+  /** The peer's address; over a Unix socket, the path (client side) or the unnamed client (`path: ""`). */
   readonly remoteAddress: Address
+  /** This end's address; over a Unix socket, the path (server side) or unnamed (client side). */
   readonly localAddress: Address
   /**
    * The bytes the peer sends, pulled from the socket: nothing more than the
@@ -54,7 +56,11 @@ export interface Connection {
   readonly copyTo: (destination: Connection) => Effect.Effect<number, ReadError | WriteError>
   /** Half-close: flushes what was written and sends FIN. The peer reads EOF; reading here goes on. */
   readonly end: Effect.Effect<void, WriteError>
-  /** Aborts the connection with a RST (SO_LINGER 0): the peer sees `ConnectionResetError`. */
+  /**
+   * Aborts the connection with a RST (SO_LINGER 0): the peer sees `ConnectionResetError`. A Unix socket has no
+   * RST: it is closed at once, dropping what was not yet sent, and its peer reads the end of the stream (or
+   * `ConnectionResetError` where this end left bytes unread, as Linux reports).
+   */
   readonly reset: Effect.Effect<void>
   /** The socket's live options, read from the kernel. */
   readonly options: Effect.Effect<SocketOptions>

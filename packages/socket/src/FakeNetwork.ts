@@ -11,6 +11,12 @@
  *
  * Faults apply to the whole network, from the moment they are scripted.
  *
+ * Unix domain sockets live in a fake file system: a listener's socket file
+ * from `listen` until it stops accepting, and what a test places there
+ * (`placeUnixPath`: a stale socket file, a file that is not a socket) or
+ * scripts for a directory (`unixDirectory`: missing, denied). IPv6 and dual
+ * stack bind per family as Linux does.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -53,6 +59,21 @@ export interface WireEvent {
 }
 
 /**
+ * What is at a Unix socket path of the fake network (`FakeNetwork.unixPath`): a socket file (`listening`
+ * while a listener accepts on it; a stale one, as a process that died leaves it, otherwise), or a file that
+ * is not a socket. `permissions` is the file's mode: as `listen` was given it, else `0o755` (the mode the
+ * usual umask `022` leaves; the fake has no users, so it does not check it).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface UnixPathEntry {
+  readonly kind: "socket" | "file"
+  readonly listening: boolean
+  readonly permissions: number
+}
+
+/**
  * Scriptable faults and the wire log of the fake network (`Tcp.layerTest`).
  *
  * @since 0.1.0
@@ -60,8 +81,9 @@ export interface WireEvent {
  */
 export class FakeNetwork extends Context.Service<FakeNetwork, {
   /**
-   * The next `count` connects (to any port, or only those to `port`) fail with
-   * `ConnectionRefusedError`, whether or not something listens there.
+   * The next `count` connects (to any port or Unix socket, or only those to
+   * `port`) fail with `ConnectionRefusedError`, whether or not something
+   * listens there.
    *
    * @since 0.1.0
    * @category faults
@@ -114,4 +136,32 @@ export class FakeNetwork extends Context.Service<FakeNetwork, {
    * @category wire log
    */
   readonly wireLog: Effect.Effect<ReadonlyArray<WireEvent>>
+  /**
+   * Puts something at a Unix socket path, as another process would: `"stale-socket"`, a socket file nobody
+   * listens on (what a process that died leaves: connects are refused, `listen` replaces it), or `"file"`,
+   * a file that is not a socket (connects are refused, `listen` fails with `AddressInUseError` and leaves
+   * it). `undefined` removes what is there. Either replaces what was there, as unlinking it would: a
+   * listener that held the path goes on serving the connections it has, unreachable by path.
+   *
+   * @since 0.2.0
+   * @category unix sockets
+   */
+  readonly placeUnixPath: (path: string, kind: "stale-socket" | "file" | undefined) => Effect.Effect<void>
+  /**
+   * Every directory of the fake network exists, except those scripted here: under a `"missing"` one,
+   * `listen` and `connect` fail with `FileNotFoundError` (ENOENT), under a `"denied"` one with
+   * `PermissionError` (EACCES). `undefined` makes it exist again.
+   *
+   * @since 0.2.0
+   * @category unix sockets
+   */
+  readonly unixDirectory: (directory: string, state: "missing" | "denied" | undefined) => Effect.Effect<void>
+  /**
+   * What is at a Unix socket path now, `undefined` for nothing: a listener's socket file is there from
+   * `listen` until its server stops accepting.
+   *
+   * @since 0.2.0
+   * @category unix sockets
+   */
+  readonly unixPath: (path: string) => Effect.Effect<UnixPathEntry | undefined>
 }>()("@effect-tcp/socket/FakeNetwork") {}

@@ -14,6 +14,7 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Os from "node:os"
 import * as Util from "node:util"
+import { formatPath } from "./Address.ts"
 
 const fields = {
   /** The OS errno (positive, as in Python), or Node's own number where the OS has none (DNS). */
@@ -25,6 +26,8 @@ const fields = {
   /** The address involved, where there is one. */
   host: Schema.optional(Schema.String),
   port: Schema.optional(Schema.Number),
+  /** The Unix socket path involved, for a Unix domain socket (an abstract name starts with `"\0"`). */
+  path: Schema.optional(Schema.String),
   /** What our own code adds, such as which timeout ran out. */
   detail: Schema.optional(Schema.String)
 }
@@ -58,7 +61,9 @@ const strerror = (errno: number): string => {
 }
 
 const formatMessage = (self: Fields): string => {
-  const address = self.host !== undefined && self.port !== undefined
+  const address = self.path !== undefined
+    ? ` (${formatPath(self.path)})`
+    : self.host !== undefined && self.port !== undefined
     ? ` (${self.host.includes(":") ? `[${self.host}]` : self.host}:${self.port})`
     : self.host !== undefined
     ? ` (${self.host})`
@@ -172,6 +177,21 @@ export class AddressResolutionError
 }
 
 /**
+ * `FileNotFoundError`: no such file or directory (ENOENT), such as a Unix socket path that does not exist or
+ * whose directory does not.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class FileNotFoundError extends Schema.TaggedError<FileNotFoundError>()("FileNotFoundError", fields) {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
+  declare readonly [TypeId]: TypeId
+  override get message() {
+    return formatMessage(this)
+  }
+}
+
+/**
  * `OSError(EADDRINUSE)`: another socket is bound to the address.
  *
  * @since 0.1.0
@@ -268,6 +288,7 @@ const classes = {
   ConnectionResetError,
   TimeoutError,
   PermissionError,
+  FileNotFoundError,
   AddressResolutionError,
   AddressInUseError,
   AddressNotAvailableError,
@@ -309,6 +330,7 @@ export const tagsOf = {
     "HostUnreachableError",
     "PermissionError",
     "TooManyOpenFilesError",
+    "FileNotFoundError",
     "OSError"
   ],
   listen: [
@@ -317,6 +339,7 @@ export const tagsOf = {
     "AddressResolutionError",
     "PermissionError",
     "TooManyOpenFilesError",
+    "FileNotFoundError",
     "OSError"
   ],
   accept: ["TooManyOpenFilesError", "ConnectionAbortedError", "OSError"],
@@ -403,6 +426,7 @@ const tagOfCode: Record<string, Tag> = {
   ETIMEDOUT: "TimeoutError",
   EACCES: "PermissionError",
   EPERM: "PermissionError",
+  ENOENT: "FileNotFoundError",
   ENOTFOUND: "AddressResolutionError",
   EAI_AGAIN: "AddressResolutionError",
   EAI_FAIL: "AddressResolutionError",
@@ -440,6 +464,7 @@ export interface Context {
   readonly syscall: string
   readonly host?: string | undefined
   readonly port?: number | undefined
+  readonly path?: string | undefined
   readonly detail?: string | undefined
 }
 
@@ -449,6 +474,7 @@ const props = (code: string, errno: number, context: Context): Fields => ({
   syscall: context.syscall,
   ...(context.host !== undefined ? { host: context.host } : {}),
   ...(context.port !== undefined ? { port: context.port } : {}),
+  ...(context.path !== undefined ? { path: context.path } : {}),
   ...(context.detail !== undefined ? { detail: context.detail } : {})
 })
 

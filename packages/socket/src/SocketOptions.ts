@@ -9,7 +9,8 @@
 
 /**
  * A socket's options as read from the kernel; `undefined` where the platform
- * cannot read one.
+ * cannot read one, or where it does not apply: a Unix socket reports its
+ * buffer sizes only (it has no TCP_NODELAY, keepalive or address reuse).
  *
  * @since 0.1.0
  * @category models

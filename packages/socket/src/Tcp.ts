@@ -1,7 +1,9 @@
 /**
  * The TCP service: `connect` and `listen`, behind an Effect service so that
  * programs depend on it and not on Node. `layer` runs it on `node:net`,
- * `layerTest` on an in-memory network (see `FakeNetwork`).
+ * `layerTest` on an in-memory network (see `FakeNetwork`). Both connect and
+ * listen over IPv4 and IPv6, and on Unix domain sockets (`path`), with the
+ * same `Connection`.
  *
  * @since 0.1.0
  */
@@ -10,7 +12,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import type { Address } from "./Address.ts"
+import type { Address, InetAddress, UnixAddress } from "./Address.ts"
 import type { Connection } from "./Connection.ts"
 import { FakeNetwork } from "./FakeNetwork.ts"
 import * as FakeTcp from "./internal/fake/index.ts"
@@ -24,9 +26,12 @@ import type { AcceptError, ConnectError, ListenError } from "./OSError.ts"
  * @category models
  */
 export interface SocketSettings {
-  /** TCP_NODELAY. Default `true`, as in asyncio. */
+  /**
+   * TCP_NODELAY. Default `true`, as in asyncio. A Unix socket has no Nagle's algorithm (every write goes
+   * to the peer at once, as `noDelay: true` asks of TCP): there it is accepted and has no effect.
+   */
   readonly noDelay?: boolean | undefined
-  /** SO_KEEPALIVE: `true`, or the idle time before the first probe. Default off. */
+  /** SO_KEEPALIVE: `true`, or the idle time before the first probe. Default off. No effect on a Unix socket. */
   readonly keepAlive?: boolean | Duration.Input | undefined
   /**
    * The most bytes read ahead of the consumer: reading pauses there (asyncio's `limit`), and no batch of
@@ -56,44 +61,72 @@ export interface SocketSettings {
 }
 
 /**
- * What `connect` takes: where to connect, an optional connect timeout and local
- * address, and the `SocketSettings` of the connection.
+ * What every `connect` takes, to a host and port or to a Unix socket: an optional connect timeout, and the
+ * `SocketSettings` of the connection.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface ConnectOptions extends SocketSettings {
-  /** Default `127.0.0.1`. */
-  readonly host?: string | undefined
-  readonly port: number
+export interface CommonConnectOptions extends SocketSettings {
   /** Fails with `TimeoutError` when the connection is not established in time. Default: none. */
   readonly timeout?: Duration.Input | undefined
-  /** The local address to connect from. */
-  readonly localAddress?: string | undefined
 }
 
 /**
- * What `listen` takes: where to bind, the backlog, `reusePort`,
- * `maxConnections`, `idleTimeout`, `shutdownGrace`, and the `SocketSettings`
- * of every accepted connection.
+ * Where a TCP `connect` goes: host and port, and the local address to connect from.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TcpConnectOptions {
+  /** Default `127.0.0.1`. An IPv6 address is written bare (`::1`) or in brackets (`[::1]`). */
+  readonly host?: string | undefined
+  readonly port: number
+  /** The local address to connect from. */
+  readonly localAddress?: string | undefined
+  readonly path?: undefined
+}
+
+/**
+ * Where a Unix domain socket `connect` goes: the socket's path, or on Linux an abstract name (`"\0name"`).
+ * A path with no socket file fails with `FileNotFoundError`, a socket file nobody listens on with
+ * `ConnectionRefusedError`, one the process may not write to with `PermissionError`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface UnixConnectOptions {
+  readonly path: string
+  readonly host?: undefined
+  readonly port?: undefined
+  readonly localAddress?: undefined
+}
+
+/**
+ * What `connect` takes: where to connect (a host and port, or a Unix socket's `path`), an optional
+ * connect timeout, and the `SocketSettings` of the connection.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ListenOptions extends SocketSettings {
-  /** Default `127.0.0.1`: never all interfaces unless asked. */
-  readonly host?: string | undefined
-  /** Default 0: a free port, then in `Server.address`. */
-  readonly port?: number | undefined
+export type ConnectOptions = (TcpConnectOptions | UnixConnectOptions) & CommonConnectOptions
+
+/**
+ * What every `listen` takes, on a port or on a Unix socket: the backlog, `maxConnections`, `idleTimeout`,
+ * `shutdownGrace`, and the `SocketSettings` of every accepted connection.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CommonListenOptions extends SocketSettings {
   /** Default 100, as the seed. */
   readonly backlog?: number | undefined
-  /** SO_REUSEPORT, so several processes can share the port. Default `false`. */
-  readonly reusePort?: boolean | undefined
   /**
    * Connections beyond this are reset at once (the client sees `ConnectionResetError`) and counted as
    * rejected. A whole number from 1. Default: no limit but the process's file descriptors: on Linux the
    * Node layer also caps connections at what the open-files limit leaves room for, and logs what it turns
-   * away as `TooManyOpenFilesError`.
+   * away as `TooManyOpenFilesError`. (A Unix socket has no reset: there the extra connection is closed, and
+   * its client reads the end of the stream.)
    */
   readonly maxConnections?: number | undefined
   /** A connection with no traffic either way for this long fails its reads with `TimeoutError`. Default: none. */
@@ -101,6 +134,69 @@ export interface ListenOptions extends SocketSettings {
   /** How long running handlers may finish when the server's scope closes. Default 10 seconds. */
   readonly shutdownGrace?: Duration.Input | undefined
 }
+
+/**
+ * Where a TCP `listen` binds: host and port, SO_REUSEPORT, IPV6_V6ONLY.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TcpListenOptions {
+  /**
+   * Default `127.0.0.1`: never all interfaces unless asked. `::` listens on every interface of both families
+   * (dual stack) unless `ipv6Only`; `::1` is the IPv6 loopback. An IPv6 address may be written in brackets.
+   */
+  readonly host?: string | undefined
+  /** Default 0: a free port, then in `Server.address`. */
+  readonly port?: number | undefined
+  /** SO_REUSEPORT, so several processes can share the port. Default `false`. */
+  readonly reusePort?: boolean | undefined
+  /**
+   * IPV6_V6ONLY: a listener on `::` takes IPv6 connections only, so another can bind the same port on
+   * `0.0.0.0`. Default `false`: on `::` IPv4 clients connect too, their addresses in IPv4 form.
+   */
+  readonly ipv6Only?: boolean | undefined
+  readonly path?: undefined
+  readonly permissions?: undefined
+}
+
+/**
+ * Where a Unix domain socket `listen` binds: a path (its socket file is created, given `permissions`, and
+ * removed when the server's scope closes), or on Linux an abstract name (`"\0name"`: no file).
+ *
+ * A socket file left behind by a process that died is replaced: `listen` connects to it first, and only a
+ * refused connection (nobody listens) lets it remove the file and bind. A live listener there fails with
+ * `AddressInUseError`, and so does a path that is not a socket, which is never removed. A missing directory
+ * fails with `FileNotFoundError`, one the process may not write to with `PermissionError`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface UnixListenOptions {
+  readonly path: string
+  /**
+   * The socket file's mode (`0o660`: owner and group may connect), set before `listen` returns the server
+   * and before it accepts any connection. Connecting needs write permission on the file. Default: what the
+   * process's umask leaves of `0o777`. Not for an abstract name, which has no file (EINVAL).
+   *
+   * Set with chmod right after bind, in the same turn of the event loop: for those microseconds the file
+   * has the umask's mode (with the usual `022`, only the owner may connect).
+   */
+  readonly permissions?: number | undefined
+  readonly host?: undefined
+  readonly port?: undefined
+  readonly reusePort?: undefined
+  readonly ipv6Only?: undefined
+}
+
+/**
+ * What `listen` takes: where to bind (a host and port, or a Unix socket's `path`), and the options of
+ * `CommonListenOptions`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ListenOptions = (TcpListenOptions | UnixListenOptions) & CommonListenOptions
 
 /**
  * Counters of a server's connections.
@@ -125,9 +221,9 @@ export interface ServerStats {
  * @since 0.1.0
  * @category models
  */
-export interface Server {
-  /** The bound address (with the real port when 0 was asked for). */
-  readonly address: Address
+export interface Server<A extends Address = Address> {
+  /** The bound address (with the real port when 0 was asked for; for a Unix socket, its path). */
+  readonly address: A
   /** Waits for the next connection; it is owned by the caller's scope. */
   readonly accept: Effect.Effect<Connection, AcceptError, Scope.Scope>
   /**
@@ -136,13 +232,27 @@ export interface Server {
    * connection only and is logged with its typed error; accept errors are
    * logged and the server keeps serving. Runs until interrupted; handlers
    * belong to the server, so interrupting `serve` closes the listening socket
-   * at once (new connections are refused) while running handlers get the
+   * at once (new connections are refused; a Unix socket's file is removed, so
+   * they fail with `FileNotFoundError`) while running handlers get the
    * shutdown grace period when the server's scope closes.
    */
   readonly serve: <E, R>(
     handler: (connection: Connection) => Effect.Effect<unknown, E, R>
   ) => Effect.Effect<never, never, R>
   readonly stats: Effect.Effect<ServerStats>
+}
+
+/**
+ * `listen`, overloaded on where it binds: a server on a port has an `InetAddress` (`server.address.port`),
+ * one on a Unix socket a `UnixAddress` (`server.address.path`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Listen<R = never> {
+  (options: UnixListenOptions & CommonListenOptions): Effect.Effect<Server<UnixAddress>, ListenError, Scope.Scope | R>
+  (options?: TcpListenOptions & CommonListenOptions): Effect.Effect<Server<InetAddress>, ListenError, Scope.Scope | R>
+  (options?: ListenOptions): Effect.Effect<Server, ListenError, Scope.Scope | R>
 }
 
 /**
@@ -153,7 +263,7 @@ export interface Server {
  */
 export class Tcp extends Context.Service<Tcp, {
   readonly connect: (options: ConnectOptions) => Effect.Effect<Connection, ConnectError, Scope.Scope>
-  readonly listen: (options?: ListenOptions) => Effect.Effect<Server, ListenError, Scope.Scope>
+  readonly listen: Listen
 }>()("@effect-tcp/socket/Tcp") {}
 
 /**
@@ -171,8 +281,8 @@ export const connect = (options: ConnectOptions): Effect.Effect<Connection, Conn
  * @since 0.1.0
  * @category accessors
  */
-export const listen = (options?: ListenOptions): Effect.Effect<Server, ListenError, Tcp | Scope.Scope> =>
-  Effect.flatMap(Tcp, (tcp) => tcp.listen(options))
+export const listen: Listen<Tcp> =
+  ((options?: ListenOptions) => Effect.flatMap(Tcp, (tcp) => tcp.listen(options))) as Listen<Tcp>
 
 /**
  * The Node.js implementation, on `node:net`.

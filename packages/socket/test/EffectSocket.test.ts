@@ -3,8 +3,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Schedule, Scope } from "effect"
 import * as NetAddress from "effect/net/NetAddress"
-import { RpcClient } from "effect/rpc"
+import { RpcClient, RpcSerialization } from "effect/rpc"
 import * as SocketServer from "effect/socket/SocketServer"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { greet, Greeter, GreeterLive, greeterProtocol, greeterServer } from "../examples/rpc.ts"
 import * as EffectSocket from "../src/EffectSocket.ts"
 import * as Tcp from "../src/Tcp.ts"
@@ -44,6 +47,27 @@ describe.each(layers)("EffectSocket on %s", (_, layer) => {
       assert.isTrue(port > 0)
       assert.strictEqual(NetAddress.formatSocketAddress(server.address), `127.0.0.1:${port}`)
       yield* Tcp.connect({ port })
+    }))
+
+  test("makeServer on a Unix socket: its address is a UnixPathAddress, and the RPC example works over it", () =>
+    Effect.gen(function*() {
+      const folder = yield* Effect.acquireRelease(
+        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-tcp-rpc-"))),
+        (folder) => Effect.sync(() => Fs.rmSync(folder, { recursive: true, force: true }))
+      )
+      const path = Path.join(folder, "rpc.sock")
+      const server = yield* EffectSocket.makeServer({ path })
+      assert.isTrue(NetAddress.isUnixPathAddress(server.address))
+      assert.strictEqual(NetAddress.formatSocketAddress(server.address), path)
+      yield* Layer.build(GreeterLive.pipe(Layer.provideMerge(EffectSocket.layerServer({ path: `${path}2` }))))
+      const protocol = yield* Layer.build(
+        RpcClient.layerProtocolSocket().pipe(
+          Layer.provide(EffectSocket.layer({ path: `${path}2` })),
+          Layer.provide(RpcSerialization.layerNdjson)
+        )
+      )
+      const client = yield* Effect.provideContext(RpcClient.make(Greeter), protocol)
+      assert.strictEqual(yield* client.Greet({ name: "Unix" }), "Hello, Unix!")
     }))
 
   test("an RPC client keeps working across a server restart on the same port", () =>

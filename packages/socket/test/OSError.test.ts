@@ -29,6 +29,21 @@ describe("OSError", () => {
     assert.strictEqual(v6.message, `[Errno ${errno.ECONNRESET}] Connection reset by peer: why ([::1]:1)`)
   })
 
+  it("a Unix socket's errors name its path (an abstract name as @name); ENOENT is FileNotFoundError", () => {
+    const error = OSError.fromCode("ENOENT", { syscall: "connect", path: "/run/app.sock" })
+    assert.instanceOf(error, OSError.FileNotFoundError)
+    assert.isTrue(OSError.isOSError(error))
+    assert.strictEqual(error.path, "/run/app.sock")
+    assert.strictEqual(error.message, `[Errno ${errno.ENOENT}] No such file or directory (/run/app.sock)`)
+    const abstract = OSError.fromCode("ECONNREFUSED", { syscall: "connect", path: "\0app" })
+    assert.strictEqual(abstract.message, `[Errno ${errno.ECONNREFUSED}] Connection refused (@app)`)
+    // only where an operation can meet it: not on a read
+    assert.strictEqual(
+      OSError.fromCode("ENOENT", { syscall: "read" }, { allowed: OSError.tagsOf.read })._tag,
+      "OSError"
+    )
+  })
+
   it("a code an operation cannot produce becomes an OSError that keeps the errno", () => {
     const error = OSError.fromCode("EADDRINUSE", { syscall: "read" }, { allowed: OSError.tagsOf.read })
     assert.strictEqual(error._tag, "OSError")

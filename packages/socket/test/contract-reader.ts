@@ -16,7 +16,7 @@ import { concat, decode, encode, eventually, readAll } from "./util.ts"
 const bounded = "10 seconds"
 
 /** A connected pair; the accepted end is the one read. */
-const pair = (options?: Tcp.ListenOptions) =>
+const pair = (options?: Tcp.TcpListenOptions & Tcp.CommonListenOptions) =>
   Effect.gen(function*() {
     const server = yield* Tcp.listen(options)
     const client = yield* Tcp.connect({ port: server.address.port })

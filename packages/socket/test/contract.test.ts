@@ -3,8 +3,11 @@ import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Tcp from "../src/Tcp.ts"
 import { contractFraming } from "./contract-framing.ts"
+import { contractIpv6, ipv6LoopbackMissing } from "./contract-ipv6.ts"
 import { contractReader } from "./contract-reader.ts"
+import { contractUnix } from "./contract-unix.ts"
 import { contract } from "./contract.ts"
+import { fakeFixture, nodeFixture } from "./unixFixture.ts"
 
 contract("Node (loopback)", Tcp.layer)
 contract("fake network", Tcp.layerTest)
@@ -12,6 +15,10 @@ contractReader("Node (loopback)", Tcp.layer, { runs: 40 })
 contractReader("fake network", Tcp.layerTest, { runs: 200 })
 contractFraming("Node (loopback)", Tcp.layer)
 contractFraming("fake network", Tcp.layerTest)
+contractUnix("Node", Tcp.layer, nodeFixture)
+contractUnix("fake network", Tcp.layerTest, fakeFixture)
+contractIpv6("Node (loopback)", Tcp.layer, { unavailable: await ipv6LoopbackMissing() })
+contractIpv6("fake network", Tcp.layerTest)
 
 const ids = (layer: typeof Tcp.layer) =>
   Effect.gen(function*() {

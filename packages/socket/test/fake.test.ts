@@ -12,7 +12,10 @@ const fake = <A, E>(self: Effect.Effect<A, E, Tcp.Tcp | FakeNetwork | Scope.Scop
   self.pipe(Effect.scoped, Effect.provide(Tcp.layerTest))
 
 /** A listener and a connected pair: the client and the accepted end. */
-const pair = (options?: Tcp.ListenOptions, connect?: Omit<Tcp.ConnectOptions, "port">) =>
+const pair = (
+  options?: Tcp.TcpListenOptions & Tcp.CommonListenOptions,
+  connect?: Omit<Tcp.TcpConnectOptions, "port"> & Tcp.CommonConnectOptions
+) =>
   Effect.gen(function*() {
     const server = yield* Tcp.listen(options)
     const client = yield* Tcp.connect({ ...connect, port: server.address.port })
@@ -250,7 +253,7 @@ describe("fake network addresses", () => {
       assert.strictEqual(listenError._tag, "AddressResolutionError")
     })))
 
-  it.effect("ports count up from 49152; localhost is 127.0.0.1; 0.0.0.0 takes every host", () =>
+  it.effect("ports count up from 49152; localhost is 127.0.0.1; 0.0.0.0 takes every IPv4 host, :: every host", () =>
     fake(Effect.gen(function*() {
       const first = yield* Tcp.listen()
       const second = yield* Tcp.listen()
@@ -261,8 +264,11 @@ describe("fake network addresses", () => {
       assert.deepStrictEqual(client.remoteAddress, { host: "127.0.0.1", port: 8888, family: "IPv4" })
       const accepted = yield* any.accept
       assert.deepStrictEqual(accepted.localAddress, client.remoteAddress)
-      const v6 = yield* Tcp.listen({ host: "::1", port: 8888 }).pipe(Effect.flip)
-      assert.strictEqual(v6._tag, "AddressInUseError")
+      // as on Linux: an IPv6 host is free beside 0.0.0.0, a dual-stack :: is not
+      const v6 = yield* Tcp.listen({ host: "::1", port: 8888 })
+      assert.deepStrictEqual(v6.address, { host: "::1", port: 8888, family: "IPv6" })
+      const dual = yield* Tcp.listen({ host: "::", port: 8888 }).pipe(Effect.flip)
+      assert.strictEqual(dual._tag, "AddressInUseError")
     })))
 
   it.effect("reusePort: listeners that all ask for it share the port; connections are spread", () =>
@@ -288,5 +294,56 @@ describe("fake network addresses", () => {
       const theirs = yield* accepted.options
       assert.isTrue(theirs.receiveBufferSize! > 0)
       assert.strictEqual(Option.isSome(Option.fromNullishOr(theirs.noDelay)), true)
+    })))
+})
+
+describe("fake network Unix paths", () => {
+  it.effect("unixPath shows a listener's socket file while it accepts; placeUnixPath and unixDirectory script the rest", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const scope = yield* Scope.make()
+      const server = yield* Tcp.listen({ path: "/run/app.sock", permissions: 0o600 }).pipe(Scope.provide(scope))
+      assert.deepStrictEqual(yield* network.unixPath("/run/app.sock"), {
+        kind: "socket",
+        listening: true,
+        permissions: 0o600
+      })
+      // another process replaces the file: the listener goes on, unreachable by path
+      yield* network.placeUnixPath("/run/app.sock", "file")
+      assert.strictEqual((yield* Effect.flip(Tcp.connect({ path: "/run/app.sock" })))._tag, "ConnectionRefusedError")
+      assert.deepStrictEqual(yield* server.stats, { active: 0, accepted: 0, rejected: 0 })
+      yield* network.placeUnixPath("/run/app.sock", undefined)
+      assert.isUndefined(yield* network.unixPath("/run/app.sock"))
+      assert.strictEqual((yield* Effect.flip(Tcp.connect({ path: "/run/app.sock" })))._tag, "FileNotFoundError")
+      // its shutdown leaves the path alone: it is no longer the listener's
+      yield* network.placeUnixPath("/run/app.sock", "stale-socket")
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(yield* network.unixPath("/run/app.sock"), {
+        kind: "socket",
+        listening: false,
+        permissions: 0o755
+      })
+      // a directory scripted missing or denied, then there again
+      yield* network.unixDirectory("/srv", "denied")
+      assert.strictEqual((yield* Effect.flip(Tcp.listen({ path: "/srv/a/b.sock" })))._tag, "PermissionError")
+      yield* network.unixDirectory("/srv/a", "missing")
+      // the directory nearest the root decides, as the kernel stops at the first it cannot enter
+      assert.strictEqual((yield* Effect.flip(Tcp.listen({ path: "/srv/a/b.sock" })))._tag, "PermissionError")
+      yield* network.unixDirectory("/srv", undefined)
+      assert.strictEqual((yield* Effect.flip(Tcp.listen({ path: "/srv/a/b.sock" })))._tag, "FileNotFoundError")
+      yield* network.unixDirectory("/srv/a", undefined)
+      yield* Tcp.listen({ path: "/srv/a/b.sock" })
+    })))
+
+  it.effect("refuseNext without a port refuses the next connect to a Unix socket too", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      yield* Tcp.listen({ path: "/run/refused.sock" })
+      yield* network.refuseNext(1)
+      assert.strictEqual(
+        (yield* Effect.flip(Tcp.connect({ path: "/run/refused.sock" })))._tag,
+        "ConnectionRefusedError"
+      )
+      yield* Tcp.connect({ path: "/run/refused.sock" })
     })))
 })

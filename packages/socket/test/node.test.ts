@@ -11,6 +11,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Url from "node:url"
+import * as Address from "../src/Address.ts"
 import * as Connection from "../src/Connection.ts"
 import * as Tcp from "../src/Tcp.ts"
 import { concat, decode, encode, readAll } from "./util.ts"
@@ -383,7 +384,7 @@ describe("Node Tcp: options and resources", () => {
         localAddress: "127.0.0.1"
       })
       const accepted = yield* server.accept
-      assert.strictEqual(client.localAddress.host, "127.0.0.1")
+      assert.strictEqual(Address.isInet(client.localAddress) && client.localAddress.host, "127.0.0.1")
       assert.deepStrictEqual(accepted.remoteAddress, client.localAddress)
       const theirs = yield* accepted.options
       const mine = yield* client.options
@@ -497,7 +498,7 @@ describe("Node Tcp: serve", () => {
       assert.deepStrictEqual(warning!.message, ["Connection handler failed"])
       assert.strictEqual(warning!.annotations.error, "ConnectionResetError")
       assert.strictEqual(warning!.annotations.connectionId, (yield* Effect.succeed(doomed.id)) + 1)
-      assert.strictEqual(warning!.annotations.peer, `127.0.0.1:${doomed.localAddress.port}`)
+      assert.strictEqual(warning!.annotations.peer, Address.format(doomed.localAddress))
       // an expected socket error: its message as an annotation, no cause with a stack
       assert.match(String(warning!.annotations.errorMessage), /^\[Errno \d+\] Connection reset by peer/)
       assert.strictEqual(warning!.annotations.code, "ECONNRESET")

@@ -1,25 +1,28 @@
 // The errors both layers raise, built in one place: each operation's error keeps
 // only the tags that operation can produce, and the same situation reads the
 // same on `layer` and `layerTest` (code, syscall, detail, address).
-import type { Address } from "../Address.ts"
 import * as OSError from "../OSError.ts"
 
-/** The address an error names: the peer for a connection, the listener's own for a server. */
-export type Where = Pick<Address, "host" | "port">
+/**
+ * The address an error names: the peer for a connection, the listener's own for a server; for a Unix
+ * socket its path (an `Address` is one).
+ */
+export interface Where {
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+  readonly path?: string | undefined
+}
 
 type Operation = keyof typeof OSError.tagsOf
 
 /** `1.5s`: how our timeouts name their duration. */
 const seconds = (millis: number): string => `${Number((millis / 1000).toFixed(3))}s`
 
-const context = (
-  syscall: string,
-  where: { readonly host?: string | undefined; readonly port?: number | undefined },
-  detail: string | undefined
-): OSError.Context => ({
+const context = (syscall: string, where: Where, detail: string | undefined): OSError.Context => ({
   syscall,
   host: where.host,
   port: where.port,
+  path: where.path,
   detail
 })
 
@@ -29,11 +32,11 @@ export const read = (code: string, where: Where, detail?: string): OSError.ReadE
 export const write = (code: string, where: Where, detail?: string): OSError.WriteError =>
   OSError.fromCode(code, context("write", where, detail), { allowed: OSError.tagsOf.write })
 
-export const connect = (code: string, host: string, port: number, detail?: string): OSError.ConnectError =>
-  OSError.fromCode(code, context("connect", { host, port }, detail), { allowed: OSError.tagsOf.connect })
+export const connect = (code: string, where: Where, detail?: string): OSError.ConnectError =>
+  OSError.fromCode(code, context("connect", where, detail), { allowed: OSError.tagsOf.connect })
 
-export const listen = (code: string, syscall: string, host: string, port?: number): OSError.ListenError =>
-  OSError.fromCode(code, context(syscall, { host, port }, undefined), { allowed: OSError.tagsOf.listen })
+export const listen = (code: string, syscall: string, where: Where, detail?: string): OSError.ListenError =>
+  OSError.fromCode(code, context(syscall, where, detail), { allowed: OSError.tagsOf.listen })
 
 export const accept = (code: string, where: Where, detail?: string): OSError.AcceptError =>
   OSError.fromCode(code, context("accept", where, detail), { allowed: OSError.tagsOf.accept })
@@ -53,20 +56,25 @@ export const fromNode = <const Op extends Operation>(
 }
 
 /** A setting out of range: the operation fails before it touches the OS. */
-export const invalid = (syscall: "connect" | "listen", host: string, port: number, detail: string): OSError.OSError =>
-  new OSError.OSError({ errno: OSError.errnoOf("EINVAL") ?? 22, code: "EINVAL", syscall, host, port, detail })
+/** An error that is an `OSError` whatever its code: the operation fails before it touches the OS. */
+const plain = (code: string, errno: number, syscall: string, where: Where, detail: string): OSError.OSError =>
+  OSError.fromCode(code, context(syscall, where, detail), { errno, allowed: [] })
+
+export const invalid = (syscall: "connect" | "listen", where: Where, detail: string): OSError.OSError =>
+  plain("EINVAL", 22, syscall, where, detail)
 
 /** What this platform or process cannot do (a buffer size without the FFI): the operation fails before it starts. */
-export const unsupported = (
-  syscall: "connect" | "listen",
-  host: string,
-  port: number,
-  detail: string
-): OSError.OSError =>
-  new OSError.OSError({ errno: OSError.errnoOf("ENOTSUP") ?? 95, code: "ENOTSUP", syscall, host, port, detail })
+export const unsupported = (syscall: "connect" | "listen", where: Where, detail: string): OSError.OSError =>
+  plain("ENOTSUP", 95, syscall, where, detail)
 
-export const connectTimedOut = (host: string, port: number, millis: number): OSError.ConnectError =>
-  connect("ETIMEDOUT", host, port, `connect timed out after ${seconds(millis)}`)
+/** A Unix socket path longer than the platform's `sun_path` holds: Python's "AF_UNIX path too long". */
+export const pathTooLong = (syscall: "connect" | "listen", path: string, maximum: number): OSError.OSError =>
+  plain("ENAMETOOLONG", 36, syscall, { path }, `AF_UNIX path too long: ${byteLength(path)} bytes, at most ${maximum}`)
+
+export const byteLength = (path: string): number => Buffer.byteLength(path)
+
+export const connectTimedOut = (where: Where, millis: number): OSError.ConnectError =>
+  connect("ETIMEDOUT", where, `connect timed out after ${seconds(millis)}`)
 
 /** What `accept` fails with once the server stopped accepting. */
 export const serverClosed = (address: Where): OSError.AcceptError => accept("EBADF", address, "server closed")

@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import type * as OSError from "../OSError.ts"
 import type { ConnectOptions, ListenOptions, SocketSettings } from "../Tcp.ts"
 import * as Errors from "./errors.ts"
+import * as UnixPath from "./unixPath.ts"
 
 const defaults = {
   host: "127.0.0.1",
@@ -52,6 +53,10 @@ export interface Connect {
   /** As asked, for errors: Node's name the host as asked too. */
   readonly host: string
   readonly port: number
+  /** A Unix socket's path, instead of host and port. */
+  readonly path: string | undefined
+  /** What errors name: the host and port as asked, or the path. */
+  readonly where: Errors.Where
   readonly timeoutMillis: number | undefined
   readonly localAddress: string | undefined
   readonly settings: Settings
@@ -60,6 +65,13 @@ export interface Connect {
 export interface Listen {
   readonly host: string
   readonly port: number
+  /** A Unix socket's path, instead of host and port. */
+  readonly path: string | undefined
+  /** The socket file's mode, for a path. */
+  readonly permissions: number | undefined
+  readonly ipv6Only: boolean
+  /** What errors name: the host and port as asked, or the path. */
+  readonly where: Errors.Where
   readonly backlog: number
   readonly reusePort: boolean
   readonly maxConnections: number | undefined
@@ -67,6 +79,10 @@ export interface Listen {
   readonly graceMillis: number
   readonly settings: Settings
 }
+
+/** `[::1]` as `::1`: the brackets of an IPv6 address are the notation of host and port together, not its own. */
+const unbracketed = (host: string): string =>
+  host.length > 2 && host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
 
 const isWhole = (n: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER): boolean =>
   Number.isInteger(n) && n >= minimum && n <= maximum
@@ -106,13 +122,21 @@ const resolveSettings = (settings: SocketSettings): Settings => {
 /** `connect`'s options with their defaults, or an EINVAL naming what is out of range. */
 export const connect = (options: ConnectOptions): Effect.Effect<Connect, OSError.ConnectError> =>
   Effect.suspend(() => {
-    const host = options.host ?? defaults.host
-    const port = options.port
-    const invalid = !isWhole(port, 0, 65535) ? `port must be from 0 to 65535, not ${port}` : invalidSetting(options)
-    if (invalid !== undefined) return Effect.fail(Errors.invalid("connect", host, port, invalid))
+    const path = options.path
+    const host = unbracketed(options.host ?? defaults.host)
+    const port = options.port ?? 0
+    if (path !== undefined) {
+      const failed = UnixPath.check("connect", path, options, invalidSetting(options))
+      if (failed !== undefined) return Effect.fail(failed)
+    } else {
+      const invalid = !isWhole(port, 0, 65535) ? `port must be from 0 to 65535, not ${port}` : invalidSetting(options)
+      if (invalid !== undefined) return Effect.fail(Errors.invalid("connect", { host, port }, invalid))
+    }
     return Effect.succeed({
       host,
       port,
+      path,
+      where: path !== undefined ? { path } : { host, port },
       timeoutMillis: options.timeout === undefined ? undefined : timerMillis(options.timeout),
       localAddress: options.localAddress,
       settings: resolveSettings(options)
@@ -122,20 +146,30 @@ export const connect = (options: ConnectOptions): Effect.Effect<Connect, OSError
 /** `listen`'s options with their defaults, or an EINVAL naming what is out of range. */
 export const listen = (options: ListenOptions = {}): Effect.Effect<Listen, OSError.ListenError> =>
   Effect.suspend(() => {
-    const host = options.host ?? defaults.host
+    const path = options.path
+    const host = unbracketed(options.host ?? defaults.host)
     const port = options.port ?? 0
     const { backlog = defaults.backlog, maxConnections } = options
-    const invalid = !isWhole(port, 0, 65535)
+    const invalid = path === undefined && !isWhole(port, 0, 65535)
       ? `port must be from 0 to 65535, not ${port}`
       : !isWhole(backlog, 0)
       ? `backlog must be a whole number from 0, not ${backlog}`
       : maxConnections !== undefined && !isWhole(maxConnections, 1)
       ? `maxConnections must be a whole number from 1, not ${maxConnections}`
       : invalidSetting(options)
-    if (invalid !== undefined) return Effect.fail(Errors.invalid("listen", host, port, invalid))
+    if (path !== undefined) {
+      const failed = UnixPath.check("listen", path, options, invalid)
+      if (failed !== undefined) return Effect.fail(failed)
+    } else if (invalid !== undefined) {
+      return Effect.fail(Errors.invalid("listen", { host, port }, invalid))
+    }
     return Effect.succeed({
       host,
       port,
+      path,
+      permissions: options.permissions,
+      ipv6Only: options.ipv6Only ?? false,
+      where: path !== undefined ? { path } : { host, port },
       backlog,
       reusePort: options.reusePort ?? false,
       maxConnections,

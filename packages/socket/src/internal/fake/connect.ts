@@ -2,6 +2,7 @@
 // link, and hands the server end to the listener.
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import type { Address } from "../../Address.ts"
 import * as Addresses from "../../Address.ts"
 import type { ConnectOptions } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
@@ -10,45 +11,40 @@ import { Endpoint, shutEffect, toConnection } from "./endpoint.ts"
 import {
   addressOf,
   allocatePort,
-  familyOf,
   findListener,
   isInvalidHost,
+  loopbackOf,
   notFound,
   resolveHost,
   takeRefusal
 } from "./hosts.ts"
 import { arrive, type Listener } from "./listener.ts"
 import type { Network } from "./network.ts"
+import * as Unix from "./unix.ts"
 import { abortLink, Link, logEvent } from "./wire.ts"
 
-/** Both ends of a new connection to `listener`, on `host` as resolved; the listener takes the server end. */
+/** Both ends of a new connection to `listener`; the listener takes the server end. */
 const establish = (
   network: Network,
   listener: Listener,
   request: Settings.Connect,
-  host: string,
+  ends: { readonly client: Address; readonly server: Address; readonly unix: boolean },
   now: number
 ): Effect.Effect<Endpoint> => {
   const link = new Link(now, network.resetAfter)
-  const sourceHost = request.localAddress !== undefined
-    ? resolveHost(request.localAddress)
-    : Addresses.isUnspecified(host)
-    ? (familyOf(host) === "IPv6" ? "::1" : "127.0.0.1")
-    : host
-  const clientAddress = addressOf(sourceHost, allocatePort(network))
-  const serverAddress = addressOf(Addresses.isUnspecified(host) ? sourceHost : host, request.port)
+  link.unix = ends.unix
   const client = new Endpoint({
     link,
-    local: clientAddress,
-    remote: serverAddress,
+    local: ends.client,
+    remote: ends.server,
     settings: request.settings,
     accepted: false,
     reusePort: false
   })
   const server = new Endpoint({
     link,
-    local: serverAddress,
-    remote: clientAddress,
+    local: ends.server,
+    remote: ends.client,
     settings: listener.options.settings,
     accepted: true,
     reusePort: listener.options.reusePort
@@ -62,30 +58,50 @@ const establish = (
   return Effect.as(arrive(network, listener, server, now), client)
 }
 
+/** A TCP connect to `host` (as resolved): the listener it reaches, on both ends' addresses. */
+const connectInet = (network: Network, request: Settings.Connect, host: string, now: number) => {
+  const { port } = request
+  // a connect to 0.0.0.0 or :: goes to the loopback of its family
+  const target = Addresses.isUnspecified(host) ? loopbackOf(host) : host
+  const listener = takeRefusal(network, port) ? undefined : findListener(network, target, port)
+  if (listener === undefined) return Effect.fail(Errors.connect("ECONNREFUSED", request.where))
+  const sourceHost = request.localAddress !== undefined ? resolveHost(request.localAddress) : target
+  const ends = { client: addressOf(sourceHost, allocatePort(network)), server: addressOf(target, port), unix: false }
+  return establish(network, listener, request, ends, now)
+}
+
+/** A connect to a Unix socket's path: no file, or no listener behind it, as on Node. */
+const connectUnix = (network: Network, request: Settings.Connect, path: string, now: number) => {
+  const found = takeRefusal(network, undefined) ? "ECONNREFUSED" : Unix.find(network, path)
+  if (typeof found === "string") return Effect.fail(Errors.connect(found, request.where))
+  return establish(network, found, request, { client: Unix.unnamed, server: found.address, unix: true }, now)
+}
+
 export const makeConnect = (network: Network) =>
   Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
     const request = yield* Settings.connect(options)
     // Errors name the host as asked, as Node's do; addresses are the resolved ones.
-    const { host, port, timeoutMillis } = request
-    if (isInvalidHost(host)) return yield* Effect.fail(notFound(host))
+    const { host, path, timeoutMillis, where } = request
+    if (path === undefined && isInvalidHost(host)) return yield* Effect.fail(notFound(host))
     const resolved = resolveHost(host)
     const attempt = Effect.gen(function*() {
       if (network.latency > 0) yield* Effect.sleep(network.latency)
       const client = yield* Effect.acquireRelease(
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.suspend(() => {
-            const listener = takeRefusal(network, port) ? undefined : findListener(network, resolved, port)
-            return listener === undefined
-              ? Effect.fail(Errors.connect("ECONNREFUSED", host, port))
-              : establish(network, listener, request, resolved, now)
-          })),
-        (client) => shutEffect(network, client, "close")
+          Effect.suspend(() =>
+            path !== undefined ? connectUnix(network, request, path, now) : connectInet(network, request, resolved, now)
+          )),
+        (client) =>
+          shutEffect(network, client, "close")
       )
       return toConnection(network, client)
     })
-    if (timeoutMillis === undefined) return yield* attempt
+    if (timeoutMillis === undefined) {
+      return yield* attempt
+    }
     return yield* Effect.timeoutOrElse(attempt, {
       duration: timeoutMillis,
-      orElse: () => Effect.fail(Errors.connectTimedOut(host, port, timeoutMillis))
+      orElse: () =>
+        Effect.fail(Errors.connectTimedOut(where, timeoutMillis))
     })
   })

@@ -28,6 +28,8 @@ import { abortLink, Flow, type Link, nextDue, send, settle, waitChange } from ".
 // What Linux reports for a fresh loopback socket, so logs look plausible.
 const defaultReceiveBufferSize = 131_072
 const defaultSendBufferSize = 16_384
+/** Linux's net.core.rmem_default and wmem_default, which a Unix socket starts with. */
+const defaultUnixBufferSize = 212_992
 const kernelDoubles = process.platform === "linux"
 
 export class Endpoint {
@@ -58,6 +60,10 @@ export class Endpoint {
   bytesWritten = 0
   readonly onClose: Array<() => void> = []
   connection: Connection | undefined = undefined
+  /** What its errors name: the peer, or a Unix socket's path (its client end is unnamed). */
+  get where(): Errors.Where {
+    return this.link.unix ? (this.accepted ? this.local : this.remote) : this.remote
+  }
   constructor(options: Pick<Endpoint, "link" | "local" | "remote" | "settings" | "accepted" | "reusePort">) {
     this.link = options.link
     this.local = options.local
@@ -69,16 +75,26 @@ export class Endpoint {
   }
 }
 
-/** Closes one end: `close` is a FIN (and a broken pipe for whoever writes back), `reset` an RST. */
+/**
+ * Bytes a Unix socket's kernel still holds for this end: the Node layer reads ahead until its queue holds the
+ * read limit, so only what is beyond it (a full buffer) or still on its way is unread by the socket.
+ */
+const unreadByKernel = (inbound: Flow): boolean => inbound.inflightBytes > 0 || inbound.space <= 0
+
+/**
+ * Closes one end: `close` is a FIN (and a broken pipe for whoever writes back), `reset` an RST. A Unix socket
+ * has no RST: either way its peer reads the end, or ECONNRESET when this end left bytes unread (as Linux does).
+ */
 export const shut = (network: Network, endpoint: Endpoint, kind: "close" | "reset", now: number): void => {
   if (endpoint.closed) return
   const link = endpoint.link
   settle(network, link, now)
+  if (link.unix) kind = unreadByKernel(endpoint.inbound) ? "reset" : "close"
   endpoint.closed = true
   // What arrived is still read (as from Node's queue); a read waiting for more is cut short.
   endpoint.inbound.readerGone = true
   if (!endpoint.inbound.finArrived && endpoint.readError === undefined) {
-    endpoint.readError = Errors.closedLocally(endpoint.remote)
+    endpoint.readError = Errors.closedLocally(endpoint.where)
   }
   // Whoever keeps count (the listener) hears of it before the peer can: as on Node, where the socket's
   // 'close' comes before the peer reads the FIN.
@@ -93,11 +109,11 @@ export const shutEffect = (network: Network, endpoint: Endpoint, kind: "close" |
 
 const writeFailure = (endpoint: Endpoint): OSError.WriteError | undefined => {
   if (endpoint.timedOut !== undefined) return endpoint.timedOut
-  if (endpoint.closed) return Errors.brokenPipe(endpoint.remote, "connection closed")
-  if (endpoint.ended) return Errors.brokenPipe(endpoint.remote, "write after end")
-  if (endpoint.inbound.resetArrived || endpoint.answeredByReset) return Errors.write("EPIPE", endpoint.remote)
+  if (endpoint.closed) return Errors.brokenPipe(endpoint.where, "connection closed")
+  if (endpoint.ended) return Errors.brokenPipe(endpoint.where, "write after end")
+  if (endpoint.inbound.resetArrived || endpoint.answeredByReset) return Errors.write("EPIPE", endpoint.where)
   // reset by the network, its RST to us still in flight
-  if (endpoint.aborted) return Errors.write("ECONNRESET", endpoint.remote)
+  if (endpoint.aborted) return Errors.write("ECONNRESET", endpoint.where)
   return undefined
 }
 
@@ -145,7 +161,7 @@ const makeWrite = (network: Network, endpoint: Endpoint) =>
       }
       const { sent, trips } = sendData(network, endpoint, bytes, offset, now)
       offset += sent
-      if (trips) return yield* Effect.fail(Errors.write("ECONNRESET", endpoint.remote))
+      if (trips) return yield* Effect.fail(Errors.write("ECONNRESET", endpoint.where))
       if (offset >= bytes.length) return
     }
   })
@@ -186,7 +202,7 @@ const makePull = (network: Network, endpoint: Endpoint) =>
         return chunks
       }
       if (endpoint.readError !== undefined) return yield* Effect.fail(endpoint.readError)
-      if (inbound.resetBeforeEof) return yield* Effect.fail(Errors.read("ECONNRESET", endpoint.remote))
+      if (inbound.resetBeforeEof) return yield* Effect.fail(Errors.read("ECONNRESET", endpoint.where))
       if (inbound.finArrived) return yield* Cause.done()
       yield* awaitBytes(network, endpoint, now)
     }
@@ -197,7 +213,7 @@ const makeEnd = (network: Network, endpoint: Endpoint): Effect.Effect<void, OSEr
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
     Effect.suspend(() => {
       if (endpoint.ended) return Effect.void
-      if (endpoint.closed) return Effect.fail(Errors.brokenPipe(endpoint.remote, "connection closed"))
+      if (endpoint.closed) return Effect.fail(Errors.brokenPipe(endpoint.where, "connection closed"))
       endpoint.ended = true
       send(network, endpoint, "fin", now)
       settle(network, endpoint.link, now)
@@ -209,6 +225,17 @@ const asKernelReports = (size: number) => kernelDoubles ? size * 2 : size
 
 const optionsOf = (endpoint: Endpoint): SocketOptions => {
   const { keepAlive, noDelay, receiveBufferSize, sendBufferSize } = endpoint.settings
+  if (endpoint.link.unix) {
+    // as the Node layer reports a Unix socket: its buffers; TCP's options do not apply
+    return {
+      reuseAddress: undefined,
+      reusePort: undefined,
+      receiveBufferSize: receiveBufferSize === undefined ? defaultUnixBufferSize : asKernelReports(receiveBufferSize),
+      sendBufferSize: sendBufferSize === undefined ? defaultUnixBufferSize : asKernelReports(sendBufferSize),
+      noDelay: undefined,
+      keepAlive: undefined
+    }
+  }
   return {
     reuseAddress: endpoint.accepted,
     reusePort: endpoint.reusePort,

@@ -17,7 +17,7 @@ export const make: Effect.Effect<{ readonly tcp: Tcp["Service"]; readonly networ
   .sync(() => {
     const network = new Network()
     return {
-      tcp: { connect: makeConnect(network), listen: makeListen(network) },
+      tcp: { connect: makeConnect(network), listen: makeListen(network) as Tcp["Service"]["listen"] },
       network: faults(network)
     }
   })

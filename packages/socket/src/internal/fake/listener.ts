@@ -11,6 +11,7 @@ import * as Scope from "effect/Scope"
 import type { Address } from "../../Address.ts"
 import * as Addresses from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
+import type * as OSError from "../../OSError.ts"
 import type { ListenOptions, Server, ServerStats } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
 import * as Logs from "../logs.ts"
@@ -18,6 +19,7 @@ import * as Settings from "../settings.ts"
 import { type Endpoint, shut, shutEffect, toConnection } from "./endpoint.ts"
 import { addressOf, allocatePort, isInvalidHost, notFound, portTaken, resolveHost } from "./hosts.ts"
 import type { Network } from "./network.ts"
+import * as Unix from "./unix.ts"
 import { settle, Signal, waitChange } from "./wire.ts"
 
 /** `listening`: takes connections; `draining`: refuses new ones while handlers finish; `closed`: shut down. */
@@ -71,7 +73,7 @@ const watchIdle = (network: Network, endpoint: Endpoint, idle: number): Effect.E
       }
       const idleAt = link.lastActivity + idle
       if (now >= idleAt) {
-        const timedOut = Errors.idle(endpoint.remote, idle)
+        const timedOut = Errors.idle(endpoint.where, idle)
         if (!endpoint.inbound.finArrived && endpoint.readError === undefined) endpoint.readError = timedOut.read
         endpoint.timedOut = timedOut.write
         return shut(network, endpoint, "close", now)
@@ -189,6 +191,7 @@ const stopAccepting = (network: Network, listener: Listener): Effect.Effect<void
     listener.phase = "draining"
     const index = network.listeners.indexOf(listener)
     if (index >= 0) network.listeners.splice(index, 1)
+    if (listener.address.family === "Unix") Unix.release(network, listener.address.path, listener)
     listener.bump()
     for (const endpoint of listener.pending.splice(0)) shut(network, endpoint, "close", now)
   })
@@ -218,22 +221,31 @@ const makeServer = (network: Network, listener: Listener): Server => ({
   }))
 })
 
+/** Where the listener binds: a port (a free one for 0) on its host, or a Unix socket's path. */
+const bindAddress = (network: Network, request: Settings.Listen, host: string): Address | OSError.ListenError => {
+  const path = request.path
+  if (path !== undefined) return Unix.claim(network, path) ?? { family: "Unix", path }
+  if (portTaken(network, { host, ipv6Only: request.ipv6Only }, request.port, request.reusePort)) {
+    return Errors.listen("EADDRINUSE", "listen", request.where)
+  }
+  return addressOf(host, request.port === 0 ? allocatePort(network) : request.port)
+}
+
 export const makeListen = (network: Network) =>
   Effect.fn("Tcp.listen")(function*(options: ListenOptions = {}) {
     const request = yield* Settings.listen(options)
     const asked = request.host
-    if (isInvalidHost(asked)) return yield* Effect.fail(notFound(asked))
+    if (request.path === undefined && isInvalidHost(asked)) return yield* Effect.fail(notFound(asked))
     const host = resolveHost(asked)
     const listener = yield* Effect.acquireRelease(
       Effect.gen(function*() {
-        if (portTaken(network, host, request.port, request.reusePort)) {
-          return yield* Effect.fail(Errors.listen("EADDRINUSE", "listen", asked, request.port))
-        }
-        const port = request.port === 0 ? allocatePort(network) : request.port
+        const address = bindAddress(network, request, host)
+        if (!("family" in address)) return yield* Effect.fail(address)
         const scope = yield* Scope.make()
         const handlers = yield* FiberSet.make<unknown, unknown>().pipe(Scope.provide(scope))
-        const listener = new Listener(addressOf(host, port), request, scope, handlers)
-        network.listeners.push(listener)
+        const listener = new Listener(address, request, scope, handlers)
+        if (address.family === "Unix") Unix.register(network, address.path, listener, request.permissions)
+        else network.listeners.push(listener)
         return listener
       }),
       (listener) => shutdown(network, listener)

@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import type { FakeNetwork, WireEvent } from "../../FakeNetwork.ts"
 import { firstEphemeralPort, type Refusal } from "./hosts.ts"
 import type { Listener } from "./listener.ts"
+import * as Unix from "./unix.ts"
 import { type Link, settle } from "./wire.ts"
 
 export class Network {
@@ -15,6 +16,10 @@ export class Network {
   readonly links = new Set<Link>()
   readonly log: Array<WireEvent> = []
   readonly refusals: Array<Refusal> = []
+  /** The fake file system of Unix sockets: what is at each path (abstract names too). */
+  readonly unixPaths = new Map<string, Unix.Entry>()
+  /** Directories a test scripted missing or denied; every other one exists. */
+  readonly directories = new Map<string, Unix.DirectoryState>()
   /** SO_REUSEPORT: the next of the listeners sharing a port to take a connection. */
   roundRobin = 0
   // faults
@@ -57,6 +62,13 @@ export const faults = (network: Network): FakeNetwork["Service"] => {
       Effect.sync(() => {
         network.latency = Duration.toMillis(latency)
       }),
-    wireLog: Effect.andThen(settleAll, Effect.sync(() => network.log.slice()))
+    wireLog: Effect.andThen(settleAll, Effect.sync(() => network.log.slice())),
+    placeUnixPath: (path, kind) => Effect.sync(() => Unix.place(network, path, kind)),
+    unixDirectory: (directory, state) =>
+      Effect.sync(() => {
+        if (state === undefined) network.directories.delete(directory)
+        else network.directories.set(directory, state)
+      }),
+    unixPath: (path) => Effect.sync(() => Unix.inspect(network, path))
   }
 }

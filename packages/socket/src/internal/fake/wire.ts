@@ -68,6 +68,8 @@ export class Link extends Signal {
   lastActivity: number
   resetAfter: number | undefined
   ends: readonly [Endpoint, Endpoint] | undefined = undefined
+  /** A Unix domain socket's: no RST, and a write to a closed peer fails at once. */
+  unix = false
   constructor(now: number, resetAfter: number | undefined) {
     super()
     this.lastActivity = now

@@ -2,11 +2,11 @@
 // else written against `SocketServer`) serves on either layer of the Tcp service.
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as NetAddress from "effect/net/NetAddress"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
+import * as Address from "../../Address.ts"
 import { Tcp } from "../../Tcp.ts"
 import type { ListenOptions } from "../../Tcp.ts"
 import * as Adapter from "./adapter.ts"
@@ -20,7 +20,7 @@ export const make = (
   Effect.gen(function*() {
     const tcp = yield* Tcp
     const server = yield* Effect.mapError(tcp.listen(options), openError)
-    const address = NetAddress.inetAddressFromIpString(server.address.host, server.address.port)
+    const address = Address.toNetAddress(server.address)
     if (Result.isFailure(address)) return yield* Effect.fail(openError(address.failure))
 
     // A handler of `run` serves a connection until the peer goes (an RPC connection has no end of its own):

@@ -12,9 +12,18 @@ function onFinishThenDestroy(this: Net.Socket): void {
   this.destroy()
 }
 
-/** An RST: what Node still holds for the peer is dropped, and the peer is told so. */
+/**
+ * An RST: what Node still holds for the peer is dropped, and the peer is told so. A Unix socket has no RST
+ * (Node throws ERR_INVALID_HANDLE_TYPE, as documented): it is closed at once, dropping what Node holds, and its
+ * peer reads the end, or ECONNRESET where this end left bytes unread (Linux).
+ */
 export const reset = (socket: Net.Socket): void => {
-  if (!socket.destroyed) socket.resetAndDestroy()
+  if (socket.destroyed) return
+  try {
+    socket.resetAndDestroy()
+  } catch {
+    socket.destroy()
+  }
 }
 
 /** The socket closed: a flush no longer waits. */

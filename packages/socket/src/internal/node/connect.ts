@@ -8,32 +8,37 @@ import type * as OSError from "../../OSError.ts"
 import type { ConnectOptions } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
 import * as Settings from "../settings.ts"
+import * as Closing from "./closing.ts"
 import { NodeConnection } from "./connection.ts"
 import * as Socket from "./socket.ts"
+import * as Unix from "./unix.ts"
 
 export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
-  const { host, localAddress, port, settings, timeoutMillis } = yield* Settings.connect(options)
+  const { host, localAddress, path, port, settings, timeoutMillis, where } = yield* Settings.connect(options)
   const unsupported = Socket.bufferSizesUnsupported(settings)
-  if (unsupported !== undefined) return yield* Effect.fail(Errors.unsupported("connect", host, port, unsupported))
+  if (unsupported !== undefined) return yield* Effect.fail(Errors.unsupported("connect", where, unsupported))
   let connection: NodeConnection | undefined
+  const unix = path === undefined ? undefined : Unix.clientEnds(path)
   // The finalizer comes first, so no interruption can leave an open socket unowned.
   yield* Effect.addFinalizer((exit) => connection === undefined ? Effect.void : connection.close(exit))
   return yield* Effect.callback<Connection, OSError.ConnectError>((resume) => {
     let error: OSError.ConnectError | undefined
     let cancelled: (() => void) | undefined
     const socket = Net.createConnection({
-      host,
-      port,
-      allowHalfOpen: true,
       // a Duplex option net.Socket passes on (@types/node leaves it out)
       ...({ writableHighWaterMark: settings.writeBufferSize } as {}),
-      noDelay: settings.noDelay,
-      keepAlive: settings.keepAlive,
-      keepAliveInitialDelay: settings.keepAliveInitialDelay,
-      ...(localAddress !== undefined ? { localAddress } : {})
+      allowHalfOpen: true,
+      ...(path !== undefined ? { path } : {
+        host,
+        port,
+        noDelay: settings.noDelay,
+        keepAlive: settings.keepAlive,
+        keepAliveInitialDelay: settings.keepAliveInitialDelay,
+        ...(localAddress !== undefined ? { localAddress } : {})
+      })
     })
     const timer = timeoutMillis === undefined ? undefined : setTimeout(() => {
-      error = Errors.connectTimedOut(host, port, timeoutMillis)
+      error = Errors.connectTimedOut(where, timeoutMillis)
       socket.destroy()
     }, timeoutMillis)
     const cleanup = () => {
@@ -46,25 +51,25 @@ export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOption
       const failed = Socket.setBufferSizes(socket, settings)
       if (failed !== undefined) {
         // reported by onClose, once the handle is gone; the peer sees a reset, not a connection that ended
-        error = Errors.connect(failed.code, host, port, failed.detail)
-        return void socket.resetAndDestroy()
+        error = Errors.connect(failed.code, where, failed.detail)
+        return Closing.reset(socket)
       }
       cleanup()
-      connection = new NodeConnection(socket, settings)
+      connection = new NodeConnection(socket, settings, undefined, undefined, unix)
       // a client's own address (its ephemeral port) is worth keeping: read both now, while the kernel has them
       void connection.localAddress
       Socket.rememberPeer(socket)
       resume(Effect.succeed(connection))
     }
     function onError(cause: Error) {
-      error ??= Errors.fromNode("connect", cause, { host, port })
+      error ??= Errors.fromNode("connect", cause, where)
     }
     function onClose() {
       // Failed, timed out or cancelled: report only once the handle is gone.
       cleanup()
       socket.on("error", Socket.ignore)
       if (cancelled !== undefined) return cancelled()
-      resume(Effect.fail(error ?? Errors.connect("ECONNABORTED", host, port)))
+      resume(Effect.fail(error ?? Errors.connect("ECONNABORTED", where)))
     }
     socket.on("connect", onConnect)
     socket.on("error", onError)

@@ -37,6 +37,7 @@ import { Copy, remove, startCopy } from "./copy.ts"
 import type { IdleSweep } from "./idle.ts"
 import * as Reads from "./reads.ts"
 import * as Socket from "./socket.ts"
+import * as Unix from "./unix.ts"
 
 type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
 
@@ -91,6 +92,8 @@ export class NodeConnection implements Connection, Socket.Owner {
   /** What else must know the socket closed: the listener that accepted it. */
   readonly forget: ((socket: Net.Socket) => void) | undefined
   readonly idle: IdleSweep | undefined
+  /** A Unix socket's addresses, which Node does not report (shared by a listener's connections); none over TCP. */
+  readonly unix: Unix.Ends | undefined
   /**
    * Where static-buffer reads land (`reads.ts`), once a copy runs on a connection that has received
    * `ownBufferAfter` bytes: a connection that stays idle, says little, or is read through `stream` costs no
@@ -107,15 +110,18 @@ export class NodeConnection implements Connection, Socket.Owner {
     socket: Net.Socket,
     settings: Settings.Settings,
     idle?: IdleSweep | undefined,
-    forget?: ((socket: Net.Socket) => void) | undefined
+    forget?: ((socket: Net.Socket) => void) | undefined,
+    unix?: Unix.Ends | undefined
   ) {
     this.socket = socket
     this.settings = settings
+    this.unix = unix
     this.idle = idle
     this.activeAt = idle === undefined ? 0 : idle.now
     this.forget = forget
     Socket.own(socket, this)
-    Socket.applySettings(socket, settings)
+    // TCP's options (TCP_NODELAY, keepalive) mean nothing on a Unix socket
+    if (unix === undefined) Socket.applySettings(socket, settings)
     socket.resume()
     // Closed before it was wrapped: settle now, 'close' will not come again.
     if (socket.closed) this.onClose()
@@ -124,14 +130,21 @@ export class NodeConnection implements Connection, Socket.Owner {
   // Node caches the peer's address once read (`rememberPeer`, or on connect): built again on each call, not
   // kept a second time for every idle connection.
   get remoteAddress(): Address {
+    if (this.unix !== undefined) return this.unix.remote
     const socket = this.socket
     return Socket.toAddress(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
   }
 
   // Unlike the peer's, Node forgets the socket's own address once its handle is gone: this one is kept.
   get localAddress(): Address {
+    if (this.unix !== undefined) return this.unix.local
     const socket = this.socket
     return this.local ??= Socket.toAddress(socket.localAddress, socket.localPort, socket.localFamily)
+  }
+
+  /** What its errors name: the peer, or a Unix socket's path (its peer is unnamed on one side). */
+  get where(): Errors.Where {
+    return this.unix !== undefined ? this.unix.path : this.remoteAddress
   }
 
   // --- events ----------------------------------------------------------------
@@ -195,7 +208,7 @@ export class NodeConnection implements Connection, Socket.Owner {
 
   onError(error: Error): void {
     if (this.failure === undefined) this.failure = error
-    if (this.readError === undefined && !this.eof) this.readError = Errors.fromNode("read", error, this.remoteAddress)
+    if (this.readError === undefined && !this.eof) this.readError = Errors.fromNode("read", error, this.where)
     this.wakeReader()
     this.failWriters()
   }
@@ -214,7 +227,7 @@ export class NodeConnection implements Connection, Socket.Owner {
       this.activeAt = now
       return
     }
-    const timedOut = Errors.idle(this.remoteAddress, idleMillis)
+    const timedOut = Errors.idle(this.where, idleMillis)
     if (this.readError === undefined && !this.eof) this.readError = timedOut.read
     this.timedOut = timedOut.write
     this.wakeReader()
@@ -226,7 +239,7 @@ export class NodeConnection implements Connection, Socket.Owner {
     this.closed = true
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer)
     // Closed here (reset, scope closed, idle timeout) before the peer's FIN: a pending read must not hang.
-    if (this.readError === undefined && !this.eof) this.readError = Errors.closedLocally(this.remoteAddress)
+    if (this.readError === undefined && !this.eof) this.readError = Errors.closedLocally(this.where)
     this.wakeReader()
     this.failWriters()
     const inbound = this.inbound
@@ -279,9 +292,9 @@ export class NodeConnection implements Connection, Socket.Owner {
     const failure = this.failure as { readonly code?: unknown } | undefined
     const code = failure?.code
     if (failure === undefined || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END") {
-      return Errors.brokenPipe(this.remoteAddress, "connection closed")
+      return Errors.brokenPipe(this.where, "connection closed")
     }
-    return Errors.fromNode("write", failure, this.remoteAddress)
+    return Errors.fromNode("write", failure, this.where)
   }
 
   failWriters(): void {
@@ -309,9 +322,9 @@ export class NodeConnection implements Connection, Socket.Owner {
   unwritable(): OSError.WriteError | undefined {
     const socket = this.socket
     return socket.destroyed
-      ? Errors.brokenPipe(this.remoteAddress, "connection closed")
+      ? Errors.brokenPipe(this.where, "connection closed")
       : socket.writableEnded
-      ? Errors.brokenPipe(this.remoteAddress, "write after end")
+      ? Errors.brokenPipe(this.where, "write after end")
       : undefined
   }
 
@@ -429,7 +442,7 @@ export class NodeConnection implements Connection, Socket.Owner {
   }
 
   get options(): Effect.Effect<SocketOptions> {
-    return Effect.sync(() => Sockopt.read(this.socket))
+    return Effect.sync(() => this.unix !== undefined ? Unix.options(this.socket) : Sockopt.read(this.socket))
   }
 
   get bytesRead(): Effect.Effect<number> {

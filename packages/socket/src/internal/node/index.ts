@@ -4,4 +4,7 @@ import type { Tcp } from "../../Tcp.ts"
 import { connect } from "./connect.ts"
 import { listen } from "./listener.ts"
 
-export const make: Effect.Effect<Tcp["Service"]> = Effect.succeed({ connect, listen: (options) => listen(options) })
+export const make: Effect.Effect<Tcp["Service"]> = Effect.succeed({
+  connect,
+  listen: ((options) => listen(options)) as Tcp["Service"]["listen"]
+})

@@ -14,7 +14,7 @@ import * as Fiber from "effect/Fiber"
 import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
-import type { Address } from "../../Address.ts"
+import type { Address, UnixAddress } from "../../Address.ts"
 import { format as formatAddress } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import type * as OSError from "../../OSError.ts"
@@ -23,12 +23,19 @@ import * as Descriptors from "../descriptors.ts"
 import * as Errors from "../errors.ts"
 import * as Logs from "../logs.ts"
 import * as Settings from "../settings.ts"
+import * as Closing from "./closing.ts"
 import { NodeConnection } from "./connection.ts"
 import { remove } from "./copy.ts"
 import { IdleSweep } from "./idle.ts"
 import * as Socket from "./socket.ts"
+import * as Unix from "./unix.ts"
 
 type Phase = "binding" | "listening" | "stopped" | "closed"
+
+const addressInfo = (server: Net.Server): [string, number, string] => {
+  const bound = server.address() as Net.AddressInfo
+  return [bound.address, bound.port, bound.family]
+}
 
 interface AcceptWaiter {
   readonly deliver: (socket: Net.Socket) => void
@@ -53,6 +60,8 @@ export class NodeListener {
   /** Connections beyond this are reset: `maxConnections`, or what the open-files limit leaves room for. */
   readonly cap: number | undefined
   readonly descriptors: Descriptors.Budget | undefined
+  /** A Unix listener's addresses, shared by every connection it accepts. */
+  unixEnds: Unix.Ends | undefined = undefined
   private waiters: Array<AcceptWaiter> = []
   /** The running `serve` calls: each takes connections as they are accepted, in turn. */
   private readonly serving: Array<(socket: Net.Socket) => void> = []
@@ -67,7 +76,9 @@ export class NodeListener {
   constructor(options: Settings.Listen, context: Context.Context<never>) {
     this.options = options
     this.runFork = Effect.runForkWith(context)
-    this.address = { host: options.host, port: options.port, family: Net.isIPv6(options.host) ? "IPv6" : "IPv4" }
+    this.address = options.path !== undefined
+      ? Unix.address(options.path)
+      : { host: options.host, port: options.port, family: Net.isIPv6(options.host) ? "IPv6" : "IPv4" }
     this.server = Net.createServer({
       allowHalfOpen: true,
       pauseOnConnect: true,
@@ -102,7 +113,7 @@ export class NodeListener {
     if (this.cap !== undefined && this.live.size >= this.cap) return this.reject(socket)
     const failed = Socket.setBufferSizes(socket, this.options.settings)
     if (failed !== undefined) {
-      socket.on("error", Socket.ignore).resetAndDestroy()
+      Closing.reset(socket.on("error", Socket.ignore))
       return this.acceptFailed(Errors.accept(failed.code, this.address, failed.detail))
     }
     this.accepted++
@@ -140,7 +151,7 @@ export class NodeListener {
   /** Over the cap: a reset, which the client cannot mistake for a connection served and closed at once. */
   private reject(socket: Net.Socket): void {
     this.rejected++
-    socket.on("error", Socket.ignore).resetAndDestroy()
+    Closing.reset(socket.on("error", Socket.ignore))
     const descriptors = this.descriptors
     if (descriptors === undefined || this.live.size < descriptors.connections) return
     // Turned away for want of descriptors: logged as the EMFILE it avoids, at most once a second.
@@ -169,13 +180,22 @@ export class NodeListener {
   wrap(socket: Net.Socket): NodeConnection {
     socket.off("error", Socket.ignore)
     socket.off("close", this.onUnclaimedClose)
-    return new NodeConnection(socket, this.options.settings, this.idle, this.forget)
+    return new NodeConnection(socket, this.options.settings, this.idle, this.forget, this.unixEnds)
   }
 
   // --- binding and stopping --------------------------------------------------
 
-  readonly bind: Effect.Effect<Address, OSError.ListenError> = Effect.callback((resume) => {
-    const { backlog, host, port, reusePort } = this.options
+  /** Binds, on a port or a path (where a stale socket file is replaced: see unix.ts). */
+  bind(): Effect.Effect<Address, OSError.ListenError> {
+    const path = this.options.path
+    return path === undefined
+      ? Effect.mapError(this.bindOnce, (cause) => Errors.fromNode("listen", cause, this.options.where))
+      : Unix.bind(path, this.bindOnce)
+  }
+
+  /** One `listen` of Node's server: the bound address, or Node's error as it came. */
+  private readonly bindOnce: Effect.Effect<Address, unknown> = Effect.callback((resume) => {
+    const { backlog, host, ipv6Only, path, permissions, port, reusePort } = this.options
     const server = this.server
     const cleanup = () => {
       server.off("listening", onListening)
@@ -183,18 +203,28 @@ export class NodeListener {
     }
     const onListening = () => {
       cleanup()
+      // the file's mode before anything is accepted: no connection is taken before this turn ends
+      const failed = path === undefined ? undefined : Unix.setPermissions(path, permissions)
+      if (failed !== undefined) {
+        server.close()
+        return resume(Effect.fail(failed))
+      }
       this.phase = "listening"
-      const bound = server.address() as Net.AddressInfo
-      this.address = { host: bound.address, port: bound.port, family: bound.family === "IPv6" ? "IPv6" : "IPv4" }
+      this.address = path !== undefined ? this.address : Socket.toAddress(...addressInfo(server))
+      if (path !== undefined) this.unixEnds = Unix.serverEnds(this.address as UnixAddress)
       resume(Effect.succeed(this.address))
     }
     const onListenError = (cause: Error) => {
       cleanup()
-      resume(Effect.fail(Errors.fromNode("listen", cause, { host, port })))
+      resume(Effect.fail(cause))
     }
     server.on("listening", onListening)
     server.on("error", onListenError)
-    server.listen({ host, port, backlog, ...(reusePort ? { reusePort: true } : {}) })
+    server.listen(
+      path !== undefined
+        ? { path, backlog }
+        : { host, port, backlog, ...(reusePort ? { reusePort: true } : {}), ...(ipv6Only ? { ipv6Only: true } : {}) }
+    )
     return Effect.sync(() => {
       cleanup()
       // Interrupted while a host name was being looked up: close it if it starts listening anyway.
@@ -343,11 +373,11 @@ export const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions |
   const resolved = yield* Settings.listen(options)
   const unsupported = Socket.bufferSizesUnsupported(resolved.settings)
   if (unsupported !== undefined) {
-    return yield* Effect.fail(Errors.unsupported("listen", resolved.host, resolved.port, unsupported))
+    return yield* Effect.fail(Errors.unsupported("listen", resolved.where, unsupported))
   }
   const listener = new NodeListener(resolved, yield* Effect.context<never>())
   yield* Effect.addFinalizer(() => listener.shutdown)
-  const address = yield* listener.bind
+  const address = yield* listener.bind()
   const server: Server = {
     address,
     accept: listener.accept,

@@ -5,7 +5,7 @@
 // through a symbol on the socket, not closures per socket: an idle connection
 // costs a handful of fields.
 import type * as Net from "node:net"
-import type { Address } from "../../Address.ts"
+import type { InetAddress } from "../../Address.ts"
 import type * as Settings from "../settings.ts"
 import * as Sockopt from "../sockopt.ts"
 
@@ -120,11 +120,23 @@ export const failedAtEnd = (socket: Net.Socket): boolean => {
   return true
 }
 
-export const toAddress = (host: string | undefined, port: number | undefined, family: string | undefined): Address => ({
-  host: host ?? "unknown",
-  port: port ?? 0,
-  family: family === "IPv6" ? "IPv6" : "IPv4"
-})
+const mappedPrefix = "::ffff:"
+
+/**
+ * An address as Node reports it. An IPv4 peer of a dual-stack listener comes as an IPv4-mapped IPv6 address
+ * (`::ffff:127.0.0.1`): it is reported in its IPv4 form, the address that peer sees as its own.
+ */
+export const toAddress = (
+  host: string | undefined,
+  port: number | undefined,
+  family: string | undefined
+): InetAddress => {
+  if (host === undefined) return { host: "unknown", port: port ?? 0, family: family === "IPv6" ? "IPv6" : "IPv4" }
+  if (family === "IPv6" && host.startsWith(mappedPrefix) && host.includes(".", mappedPrefix.length)) {
+    return { host: host.slice(mappedPrefix.length), port: port ?? 0, family: "IPv4" }
+  }
+  return { host, port: port ?? 0, family: family === "IPv6" ? "IPv6" : "IPv4" }
+}
 
 /** Reads (and so makes Node cache) a socket's peer address, before a reset can take it from the kernel. */
 export const rememberPeer = (socket: Net.Socket): void => {
