@@ -5,6 +5,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as OSError from "../OSError.ts"
 import type { ConnectOptions, ListenOptions, SocketSettings } from "../Tcp.ts"
+import * as DeadPeers from "./deadPeers.ts"
 import * as Errors from "./errors.ts"
 
 const defaults = {
@@ -28,11 +29,8 @@ const timerMillis = (duration: Duration.Input): number =>
 const waitMillis = (duration: Duration.Input): number =>
   Math.min(maxTimerMillis, Math.max(0, Math.round(Duration.toMillis(duration))))
 
-export interface Settings {
+export interface Settings extends DeadPeers.DeadPeerSettings {
   readonly noDelay: boolean
-  readonly keepAlive: boolean
-  /** The idle time before the first keepalive probe; 0: the kernel's. */
-  readonly keepAliveInitialDelay: number
   /** Bytes read ahead of the consumer, at most: reading pauses there. */
   readonly readLimit: number
   /**
@@ -54,6 +52,7 @@ export interface Connect {
   readonly port: number
   readonly timeoutMillis: number | undefined
   readonly localAddress: string | undefined
+  readonly idleTimeoutMillis: number | undefined
   readonly settings: Settings
 }
 
@@ -83,18 +82,14 @@ const invalidSetting = (settings: SocketSettings): string | undefined => {
   if (sendBufferSize !== undefined && !isWhole(sendBufferSize, 1, 2 ** 30)) {
     return `sendBufferSize must be a whole number of bytes from 1, not ${sendBufferSize}`
   }
-  return undefined
+  return DeadPeers.invalid(settings)
 }
 
 const resolveSettings = (settings: SocketSettings): Settings => {
-  const keepAlive = settings.keepAlive
   const readLimit = settings.readLimit ?? defaults.readLimit
   return {
+    ...DeadPeers.resolve(settings),
     noDelay: settings.noDelay ?? true,
-    keepAlive: keepAlive !== undefined && keepAlive !== false,
-    keepAliveInitialDelay: keepAlive === undefined || typeof keepAlive === "boolean"
-      ? 0
-      : Math.round(Duration.toMillis(keepAlive)),
     readLimit,
     writeBufferSize: 2 * Math.max(readLimit, defaults.readLimit),
     receiveBufferSize: settings.receiveBufferSize,
@@ -110,11 +105,14 @@ export const connect = (options: ConnectOptions): Effect.Effect<Connect, OSError
     const port = options.port
     const invalid = !isWhole(port, 0, 65535) ? `port must be from 0 to 65535, not ${port}` : invalidSetting(options)
     if (invalid !== undefined) return Effect.fail(Errors.invalid("connect", host, port, invalid))
+    const unsupported = DeadPeers.unsupported(options)
+    if (unsupported !== undefined) return Effect.fail(Errors.unsupported("connect", host, port, unsupported))
     return Effect.succeed({
       host,
       port,
       timeoutMillis: options.timeout === undefined ? undefined : timerMillis(options.timeout),
       localAddress: options.localAddress,
+      idleTimeoutMillis: options.idleTimeout === undefined ? undefined : timerMillis(options.idleTimeout),
       settings: resolveSettings(options)
     })
   })
@@ -133,6 +131,8 @@ export const listen = (options: ListenOptions = {}): Effect.Effect<Listen, OSErr
       ? `maxConnections must be a whole number from 1, not ${maxConnections}`
       : invalidSetting(options)
     if (invalid !== undefined) return Effect.fail(Errors.invalid("listen", host, port, invalid))
+    const unsupported = DeadPeers.unsupported(options)
+    if (unsupported !== undefined) return Effect.fail(Errors.unsupported("listen", host, port, unsupported))
     return Effect.succeed({
       host,
       port,

@@ -11,6 +11,7 @@
 // wire, which delivers them before the close's FIN.
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
@@ -19,6 +20,7 @@ import type { Connection } from "../../Connection.ts"
 import { copy } from "../../Connection.ts"
 import type * as OSError from "../../OSError.ts"
 import type { SocketOptions } from "../../SocketOptions.ts"
+import { hasUserTimeout } from "../deadPeers.ts"
 import * as Errors from "../errors.ts"
 import { nextConnectionId } from "../ids.ts"
 import type * as Settings from "../settings.ts"
@@ -29,6 +31,26 @@ import { abortLink, Flow, type Link, nextDue, send, settle, waitChange } from ".
 const defaultReceiveBufferSize = 131_072
 const defaultSendBufferSize = 16_384
 const kernelDoubles = process.platform === "linux"
+
+/** Keepalive's times as the kernel holds them for a socket: seconds in milliseconds, and the probe count. */
+export interface KeepAliveTimes {
+  readonly idleMillis: number
+  readonly intervalMillis: number
+  readonly count: number
+}
+
+/**
+ * What the Node layer leaves the kernel with: Linux's own times (2 hours, 75 seconds, 9 probes), except that
+ * libuv sets an interval of 1 second and 10 probes with an idle time; and what was asked, over them.
+ */
+export const keepAliveTimes = (settings: Settings.Settings): KeepAliveTimes => {
+  const withIdle = settings.keepAlive && settings.keepAliveInitialDelay > 0
+  return {
+    idleMillis: withIdle ? settings.keepAliveInitialDelay : 7200_000,
+    intervalMillis: (settings.keepAliveIntervalSeconds ?? (withIdle ? 1 : 75)) * 1000,
+    count: settings.keepAliveCount ?? (withIdle ? 10 : 9)
+  }
+}
 
 export class Endpoint {
   readonly id = nextConnectionId()
@@ -55,6 +77,8 @@ export class Endpoint {
   timedOut: OSError.WriteError | undefined = undefined
   /** A pull is waiting for bytes: the stream has a reader. */
   reading = false
+  /** Writes held back by a full window: what is unsent is unacknowledged (TCP_USER_TIMEOUT counts it). */
+  heldWriters = 0
   bytesWritten = 0
   readonly onClose: Array<() => void> = []
   connection: Connection | undefined = undefined
@@ -122,32 +146,60 @@ const sendData = (network: Network, endpoint: Endpoint, bytes: Uint8Array, offse
 
 const encoder = new TextEncoder()
 
-const makeWrite = (network: Network, endpoint: Endpoint) =>
-  Effect.fnUntraced(function*(data: Uint8Array | string) {
-    // On the wire, as from Node's socket, a string is its UTF-8 bytes.
-    const bytes = typeof data === "string" ? encoder.encode(data) : data
-    const link = endpoint.link
-    let offset = 0
-    while (true) {
-      const now = yield* Clock.currentTimeMillis
-      settle(network, link, now)
-      const failure = writeFailure(endpoint)
-      if (failure !== undefined) return yield* Effect.fail(failure)
-      if (bytes.length === 0) return
-      if (endpoint.inbound.closeArrived) {
-        // As a real peer's kernel does after its close: it takes the bytes (lost), then answers with an RST.
-        endpoint.bytesWritten += bytes.length - offset
-        return
-      }
-      if (endpoint.outbound.space <= 0) {
-        yield* waitChange(link, link.version, now, nextDue(network, link))
-        continue
-      }
-      const { sent, trips } = sendData(network, endpoint, bytes, offset, now)
-      offset += sent
-      if (trips) return yield* Effect.fail(Errors.write("ECONNRESET", endpoint.remote))
-      if (offset >= bytes.length) return
+/** What one write has left to do, and whether a full window holds it back (counted in `heldWriters`). */
+interface Writing {
+  readonly bytes: Uint8Array
+  offset: number
+  held: boolean
+}
+
+/** The writer waits for the peer to take bytes: held back, until the write ends, once it first has to wait. */
+const awaitRoom = (network: Network, endpoint: Endpoint, writing: Writing, now: number): Effect.Effect<void> => {
+  const link = endpoint.link
+  if (!writing.held) {
+    writing.held = true
+    endpoint.heldWriters++
+    // So that a user timeout's watch (deadPeers.ts) sees it: once a write, so held writers do not wake each other.
+    link.bump()
+  }
+  return waitChange(link, link.version, now, nextDue(network, link))
+}
+
+const writeBytes = Effect.fnUntraced(function*(network: Network, endpoint: Endpoint, writing: Writing) {
+  const { bytes } = writing
+  const link = endpoint.link
+  while (true) {
+    const now = yield* Clock.currentTimeMillis
+    settle(network, link, now)
+    const failure = writeFailure(endpoint)
+    if (failure !== undefined) return yield* Effect.fail(failure)
+    if (bytes.length === 0) return
+    if (endpoint.inbound.closeArrived) {
+      // As a real peer's kernel does after its close: it takes the bytes (lost), then answers with an RST.
+      endpoint.bytesWritten += bytes.length - writing.offset
+      return
     }
+    if (endpoint.outbound.space <= 0) {
+      yield* awaitRoom(network, endpoint, writing, now)
+      continue
+    }
+    const { sent, trips } = sendData(network, endpoint, bytes, writing.offset, now)
+    writing.offset += sent
+    if (trips) return yield* Effect.fail(Errors.write("ECONNRESET", endpoint.remote))
+    if (writing.offset >= bytes.length) return
+  }
+})
+
+const makeWrite = (network: Network, endpoint: Endpoint) => (data: Uint8Array | string) =>
+  Effect.suspend(() => {
+    // On the wire, as from Node's socket, a string is its UTF-8 bytes.
+    const writing: Writing = { bytes: typeof data === "string" ? encoder.encode(data) : data, offset: 0, held: false }
+    return Effect.ensuring(
+      writeBytes(network, endpoint, writing),
+      Effect.sync(() => {
+        if (writing.held) endpoint.heldWriters--
+      })
+    )
   })
 
 const secondReader = (endpoint: Endpoint) =>
@@ -208,14 +260,19 @@ const makeEnd = (network: Network, endpoint: Endpoint): Effect.Effect<void, OSEr
 const asKernelReports = (size: number) => kernelDoubles ? size * 2 : size
 
 const optionsOf = (endpoint: Endpoint): SocketOptions => {
-  const { keepAlive, noDelay, receiveBufferSize, sendBufferSize } = endpoint.settings
+  const { keepAlive, noDelay, receiveBufferSize, sendBufferSize, userTimeoutMillis } = endpoint.settings
+  const times = keepAliveTimes(endpoint.settings)
   return {
     reuseAddress: endpoint.accepted,
     reusePort: endpoint.reusePort,
     receiveBufferSize: receiveBufferSize === undefined ? defaultReceiveBufferSize : asKernelReports(receiveBufferSize),
     sendBufferSize: sendBufferSize === undefined ? defaultSendBufferSize : asKernelReports(sendBufferSize),
     noDelay,
-    keepAlive
+    keepAlive,
+    keepAliveIdle: Duration.millis(times.idleMillis),
+    keepAliveInterval: Duration.millis(times.intervalMillis),
+    keepAliveCount: times.count,
+    userTimeout: hasUserTimeout ? Duration.millis(userTimeoutMillis ?? 0) : undefined
   }
 }
 

@@ -8,12 +8,14 @@ import type * as OSError from "../../OSError.ts"
 import type { ConnectOptions } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
 import * as Settings from "../settings.ts"
+import * as ClientIdle from "./clientIdle.ts"
 import { NodeConnection } from "./connection.ts"
+import * as DeadPeers from "./deadPeers.ts"
 import * as Socket from "./socket.ts"
 
 export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
-  const { host, localAddress, port, settings, timeoutMillis } = yield* Settings.connect(options)
-  const unsupported = Socket.bufferSizesUnsupported(settings)
+  const { host, idleTimeoutMillis, localAddress, port, settings, timeoutMillis } = yield* Settings.connect(options)
+  const unsupported = Socket.bufferSizesUnsupported(settings) ?? DeadPeers.unsupported(settings)
   if (unsupported !== undefined) return yield* Effect.fail(Errors.unsupported("connect", host, port, unsupported))
   let connection: NodeConnection | undefined
   // The finalizer comes first, so no interruption can leave an open socket unowned.
@@ -43,14 +45,15 @@ export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOption
       socket.off("close", onClose)
     }
     function onConnect() {
-      const failed = Socket.setBufferSizes(socket, settings)
+      const failed = Socket.setBufferSizes(socket, settings) ?? DeadPeers.apply(socket, settings)
       if (failed !== undefined) {
         // reported by onClose, once the handle is gone; the peer sees a reset, not a connection that ended
         error = Errors.connect(failed.code, host, port, failed.detail)
         return void socket.resetAndDestroy()
       }
       cleanup()
-      connection = new NodeConnection(socket, settings)
+      const idle = idleTimeoutMillis === undefined ? undefined : ClientIdle.watch(idleTimeoutMillis, socket)
+      connection = new NodeConnection(socket, settings, idle?.idle, idle?.forget)
       // a client's own address (its ephemeral port) is worth keeping: read both now, while the kernel has them
       void connection.localAddress
       Socket.rememberPeer(socket)

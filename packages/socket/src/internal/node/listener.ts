@@ -25,6 +25,7 @@ import * as Logs from "../logs.ts"
 import * as Settings from "../settings.ts"
 import { NodeConnection } from "./connection.ts"
 import { remove } from "./copy.ts"
+import * as DeadPeers from "./deadPeers.ts"
 import { IdleSweep } from "./idle.ts"
 import * as Socket from "./socket.ts"
 
@@ -100,7 +101,8 @@ export class NodeListener {
     // (A peer that reset before accept() returned is already unknown: its address reads as unknown:0.)
     Socket.rememberPeer(socket)
     if (this.cap !== undefined && this.live.size >= this.cap) return this.reject(socket)
-    const failed = Socket.setBufferSizes(socket, this.options.settings)
+    const failed = Socket.setBufferSizes(socket, this.options.settings) ??
+      DeadPeers.apply(socket, this.options.settings)
     if (failed !== undefined) {
       socket.on("error", Socket.ignore).resetAndDestroy()
       return this.acceptFailed(Errors.accept(failed.code, this.address, failed.detail))
@@ -341,7 +343,7 @@ export class NodeListener {
 
 export const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefined) {
   const resolved = yield* Settings.listen(options)
-  const unsupported = Socket.bufferSizesUnsupported(resolved.settings)
+  const unsupported = Socket.bufferSizesUnsupported(resolved.settings) ?? DeadPeers.unsupported(resolved.settings)
   if (unsupported !== undefined) {
     return yield* Effect.fail(Errors.unsupported("listen", resolved.host, resolved.port, unsupported))
   }
