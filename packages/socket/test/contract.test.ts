@@ -2,6 +2,7 @@
 import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Tcp from "../src/Tcp.ts"
+import { contractDeadPeers } from "./contract-deadpeers.ts"
 import { contractFraming } from "./contract-framing.ts"
 import { contractReader } from "./contract-reader.ts"
 import { contract } from "./contract.ts"
@@ -12,6 +13,8 @@ contractReader("Node (loopback)", Tcp.layer, { runs: 40 })
 contractReader("fake network", Tcp.layerTest, { runs: 200 })
 contractFraming("Node (loopback)", Tcp.layer)
 contractFraming("fake network", Tcp.layerTest)
+contractDeadPeers("Node (loopback)", Tcp.layer)
+contractDeadPeers("fake network", Tcp.layerTest)
 
 const ids = (layer: typeof Tcp.layer) =>
   Effect.gen(function*() {
