@@ -356,13 +356,16 @@ describe("fake network: dead peers on the TestClock", () => {
   it.effect("userTimeout: a peer that takes nothing holds a write back; it is given up on unless it takes some", () =>
     fake(Effect.gen(function*() {
       const { accepted, client } = yield* pair(undefined, { userTimeout: "2 seconds" })
-      // the accepted end does not read: 64 KiB (its read limit) go through, the rest is held back
-      const writing = yield* Effect.forkChild(client.write(new Uint8Array(96 * 1024)))
-      yield* TestClock.adjust("1999 millis")
-      assert.isUndefined(writing.pollUnsafe())
-      // it reads: the rest goes through, and nothing is unacknowledged any more
+      // the accepted end reads slowly: 64 KiB (its read limit) go through, the rest is held back
+      const writing = yield* Effect.forkChild(client.write(new Uint8Array(160 * 1024)))
       const pull = yield* Stream.toPull(accepted.stream)
+      // each read is progress: held back for 3 s in all, never 2 s without progress
+      yield* TestClock.adjust("1500 millis")
       yield* pull
+      yield* TestClock.adjust("1500 millis")
+      assert.isUndefined(writing.pollUnsafe())
+      yield* pull
+      // the rest goes through, and nothing is unacknowledged any more
       yield* Fiber.join(writing)
       yield* TestClock.adjust("1 hour")
       // held back again, with no progress this time
