@@ -79,7 +79,9 @@ class Watch {
   private unacknowledged(now: number): Next {
     const { endpoint } = this
     const outbound = endpoint.outbound
-    const stuck = outbound.inflight.length > 0 || endpoint.heldWriters > 0
+    // (a write interrupted while held back leaves the flag: there is room now, and nothing waits for it)
+    if (endpoint.heldBack && outbound.space > 0) endpoint.heldBack = false
+    const stuck = outbound.inflight.length > 0 || endpoint.heldBack
     const consumed = outbound.received - outbound.bufferedBytes
     const progressed = outbound.received !== this.delivered || consumed !== this.consumed
     this.delivered = outbound.received

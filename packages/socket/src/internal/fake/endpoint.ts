@@ -77,8 +77,12 @@ export class Endpoint {
   timedOut: OSError.WriteError | undefined = undefined
   /** A pull is waiting for bytes: the stream has a reader. */
   reading = false
-  /** Writes held back by a full window: what is unsent is unacknowledged (TCP_USER_TIMEOUT counts it). */
-  heldWriters = 0
+  /**
+   * A write waits for room (a full window): what it has not sent is unacknowledged, which TCP_USER_TIMEOUT
+   * counts. Cleared as it sends again or fails; one interrupted while held is cleared by the watch
+   * (deadPeers.ts) once there is room.
+   */
+  heldBack = false
   bytesWritten = 0
   readonly onClose: Array<() => void> = []
   connection: Connection | undefined = undefined
@@ -146,60 +150,47 @@ const sendData = (network: Network, endpoint: Endpoint, bytes: Uint8Array, offse
 
 const encoder = new TextEncoder()
 
-/** What one write has left to do, and whether a full window holds it back (counted in `heldWriters`). */
-interface Writing {
-  readonly bytes: Uint8Array
-  offset: number
-  held: boolean
-}
-
-/** The writer waits for the peer to take bytes: held back, until the write ends, once it first has to wait. */
-const awaitRoom = (network: Network, endpoint: Endpoint, writing: Writing, now: number): Effect.Effect<void> => {
+/** The writer waits for the peer to take bytes: held back. */
+const awaitRoom = (network: Network, endpoint: Endpoint, now: number): Effect.Effect<void> => {
   const link = endpoint.link
-  if (!writing.held) {
-    writing.held = true
-    endpoint.heldWriters++
-    // So that a user timeout's watch (deadPeers.ts) sees it: once a write, so held writers do not wake each other.
+  if (!endpoint.heldBack) {
+    endpoint.heldBack = true
+    // So that the watch of a user timeout sees it. (Only as it starts waiting: held writers do not wake each other.)
     link.bump()
   }
   return waitChange(link, link.version, now, nextDue(network, link))
 }
 
-const writeBytes = Effect.fnUntraced(function*(network: Network, endpoint: Endpoint, writing: Writing) {
-  const { bytes } = writing
-  const link = endpoint.link
-  while (true) {
-    const now = yield* Clock.currentTimeMillis
-    settle(network, link, now)
-    const failure = writeFailure(endpoint)
-    if (failure !== undefined) return yield* Effect.fail(failure)
-    if (bytes.length === 0) return
-    if (endpoint.inbound.closeArrived) {
-      // As a real peer's kernel does after its close: it takes the bytes (lost), then answers with an RST.
-      endpoint.bytesWritten += bytes.length - writing.offset
-      return
-    }
-    if (endpoint.outbound.space <= 0) {
-      yield* awaitRoom(network, endpoint, writing, now)
-      continue
-    }
-    const { sent, trips } = sendData(network, endpoint, bytes, writing.offset, now)
-    writing.offset += sent
-    if (trips) return yield* Effect.fail(Errors.write("ECONNRESET", endpoint.remote))
-    if (writing.offset >= bytes.length) return
-  }
-})
-
-const makeWrite = (network: Network, endpoint: Endpoint) => (data: Uint8Array | string) =>
-  Effect.suspend(() => {
+const makeWrite = (network: Network, endpoint: Endpoint) =>
+  Effect.fnUntraced(function*(data: Uint8Array | string) {
     // On the wire, as from Node's socket, a string is its UTF-8 bytes.
-    const writing: Writing = { bytes: typeof data === "string" ? encoder.encode(data) : data, offset: 0, held: false }
-    return Effect.ensuring(
-      writeBytes(network, endpoint, writing),
-      Effect.sync(() => {
-        if (writing.held) endpoint.heldWriters--
-      })
-    )
+    const bytes = typeof data === "string" ? encoder.encode(data) : data
+    const link = endpoint.link
+    let offset = 0
+    while (true) {
+      const now = yield* Clock.currentTimeMillis
+      settle(network, link, now)
+      const failure = writeFailure(endpoint)
+      if (failure !== undefined) {
+        endpoint.heldBack = false
+        return yield* Effect.fail(failure)
+      }
+      if (bytes.length === 0) return
+      if (endpoint.inbound.closeArrived) {
+        // As a real peer's kernel does after its close: it takes the bytes (lost), then answers with an RST.
+        endpoint.bytesWritten += bytes.length - offset
+        return
+      }
+      if (endpoint.outbound.space <= 0) {
+        yield* awaitRoom(network, endpoint, now)
+        continue
+      }
+      endpoint.heldBack = false
+      const { sent, trips } = sendData(network, endpoint, bytes, offset, now)
+      offset += sent
+      if (trips) return yield* Effect.fail(Errors.write("ECONNRESET", endpoint.remote))
+      if (offset >= bytes.length) return
+    }
   })
 
 const secondReader = (endpoint: Endpoint) =>
