@@ -378,6 +378,35 @@ describe("fake network: dead peers on the TestClock", () => {
       assert.strictEqual(error.detail, "the peer stopped answering")
     })))
 
+  it.effect("userTimeout: on a slow link, data always in flight but delivered is progress", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const { accepted, client } = yield* pair(undefined, { userTimeout: "2 seconds" })
+      yield* network.latency("500 millis")
+      yield* Effect.forkChild(Stream.runDrain(accepted.stream))
+      // a write every 100 ms for 5 s: something is in flight all along, each segment delivered after 500 ms
+      const writing = yield* Effect.forkChild(
+        Effect.repeat(Effect.andThen(client.write(encode("tick")), Effect.sleep("100 millis")), { times: 49 })
+      )
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.join(writing)
+      yield* client.write(encode("still here"))
+    })))
+
+  it.effect("userTimeout: a write interrupted while held back leaves nothing unacknowledged once the peer reads", () =>
+    fake(Effect.gen(function*() {
+      const { accepted, client } = yield* pair(undefined, { userTimeout: "2 seconds" })
+      const held = yield* Effect.forkChild(client.write(new Uint8Array(96 * 1024)))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(held)
+      const pull = yield* Stream.toPull(accepted.stream)
+      yield* pull
+      const reading = yield* Effect.forkChild(Effect.flip(Stream.runDrain(client.stream)))
+      yield* TestClock.adjust("1 hour")
+      assert.isUndefined(reading.pollUnsafe())
+      yield* client.write(encode("still here"))
+    })))
+
   it.effect("userTimeout: what is sent on a stalled network is given up on once it was in flight that long", () =>
     fake(Effect.gen(function*() {
       const network = yield* FakeNetwork
