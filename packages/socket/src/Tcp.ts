@@ -33,8 +33,8 @@ export interface SocketSettings {
    * a waiting write too. (A peer whose process hangs but whose kernel runs answers the probes: see
    * `userTimeout`.)
    *
-   * `true` turns it on with the system's times; a duration is the `idle` time; `KeepAliveOptions` set each
-   * of the three. Default off. Out of range fails `connect` and `listen` with `OSError` (EINVAL) naming the
+   * `true` turns it on with the system's times; a duration is the `idle` time (whole seconds);
+   * `KeepAliveOptions` set each of the three. Default off. Out of range fails `connect` and `listen` with `OSError` (EINVAL) naming the
    * option. `interval` and `count` are set with setsockopt through the FFI package koffi, with the failures
    * of `receiveBufferSize` (ENOTSUP without it); `idle` needs no FFI.
    */

@@ -24,3 +24,7 @@ describe.each(["../../../README.md", "../README.md"])("README %s", (readme) => {
 it("the package README shows examples/frames.ts as it is", () => {
   assert.include(blocksOf("../README.md"), read("../examples/frames.ts"))
 })
+
+it("the package README shows examples/dead-peers.ts as it is", () => {
+  assert.include(blocksOf("../README.md"), read("../examples/dead-peers.ts"))
+})
