@@ -106,6 +106,11 @@ export class FakeNetwork extends Context.Service<FakeNetwork, {
    * written stays in flight, buffers fill and writers suspend (backpressure),
    * and readers wait. Idle timeouts still run.
    *
+   * It is the fake's vanished host: keepalive probes go unanswered and what was
+   * sent stays unacknowledged, so `keepAlive` and `userTimeout` give up on a
+   * connection when Linux would (its reads and a waiting write fail with
+   * `TimeoutError`; the peer sees a reset once the network is back).
+   *
    * @since 0.1.0
    * @category faults
    */

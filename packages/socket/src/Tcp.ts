@@ -31,8 +31,31 @@ export interface SocketSettings {
    * to the peer at once, as `noDelay: true` asks of TCP): there it is accepted and has no effect.
    */
   readonly noDelay?: boolean | undefined
-  /** SO_KEEPALIVE: `true`, or the idle time before the first probe. Default off. No effect on a Unix socket. */
-  readonly keepAlive?: boolean | Duration.Input | undefined
+  /**
+   * TCP keepalive (SO_KEEPALIVE), so that a peer whose host or network is gone is noticed on a connection
+   * that sends nothing: after `idle` without a packet from the peer the kernel probes it every `interval`,
+   * and once `count` probes go unanswered the connection fails: reads with `TimeoutError` (ETIMEDOUT), and
+   * a waiting write too. (A peer whose process hangs but whose kernel runs answers the probes: see
+   * `userTimeout`.)
+   *
+   * `true` turns it on with the system's times; a duration is the `idle` time (whole seconds);
+   * `KeepAliveOptions` set each of the three. Default off; no effect on a Unix socket. Out of range fails `connect` and `listen` with `OSError` (EINVAL) naming the
+   * option. `interval` and `count` are set with setsockopt through the FFI package koffi, with the failures
+   * of `receiveBufferSize` (ENOTSUP without it); `idle` needs no FFI.
+   */
+  readonly keepAlive?: boolean | Duration.Input | KeepAliveOptions | undefined
+  /**
+   * TCP_USER_TIMEOUT: how long what was sent may stay unacknowledged before the connection fails: reads and a
+   * waiting write with `TimeoutError` (ETIMEDOUT). Counts while data is in flight to a peer that does not
+   * answer, and while a peer that takes nothing (a stopped process, or one that does not read) holds a write
+   * back: it also ends connections to peers that stop reading for that long. With `keepAlive`, it also
+   * bounds how long unanswered probes go on (Linux's rule: the first probe past it ends the connection).
+   *
+   * Whole milliseconds from 1 to 2^31 - 1 (else EINVAL). Default: none (Linux gives up on unacknowledged
+   * data after about 15 minutes). Linux only: elsewhere `connect` and `listen` fail with `OSError` ENOTSUP
+   * before they touch the OS, on both layers. Set with setsockopt through koffi, as `receiveBufferSize`.
+   */
+  readonly userTimeout?: Duration.Input | undefined
   /**
    * The most bytes read ahead of the consumer: reading pauses there (asyncio's `limit`), and no batch of
    * `stream` is larger. A whole number from 1; anything else fails with `OSError` (EINVAL). Default 64 KiB.
@@ -61,6 +84,23 @@ export interface SocketSettings {
 }
 
 /**
+ * TCP keepalive's three times, for `SocketSettings.keepAlive`. Each left out is the system's: Linux's are 2
+ * hours, 75 seconds and 9 probes, except that Node sets an interval of 1 second and 10 probes whenever an
+ * `idle` time is given. The kernel counts whole seconds.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface KeepAliveOptions {
+  /** TCP_KEEPIDLE: how long the peer may be silent before the first probe. Whole seconds from 1 to 32767. */
+  readonly idle?: Duration.Input | undefined
+  /** TCP_KEEPINTVL: the time between unanswered probes. Whole seconds from 1 to 32767. */
+  readonly interval?: Duration.Input | undefined
+  /** TCP_KEEPCNT: the unanswered probes after which the connection fails. A whole number from 1 to 127. */
+  readonly count?: number | undefined
+}
+
+/**
  * What every `connect` takes, to a host and port or to a Unix socket: an optional connect timeout, and the
  * `SocketSettings` of the connection.
  *
@@ -70,6 +110,12 @@ export interface SocketSettings {
 export interface CommonConnectOptions extends SocketSettings {
   /** Fails with `TimeoutError` when the connection is not established in time. Default: none. */
   readonly timeout?: Duration.Input | undefined
+  /**
+   * As `listen`'s: a connection with no traffic either way for this long fails its reads with `TimeoutError`
+   * (ETIMEDOUT, "idle for 30s"), and a write waiting for a peer that does not read, and is closed. Time spent
+   * waiting for our own consumer, with the peer's bytes buffered, does not count. Default: none.
+   */
+  readonly idleTimeout?: Duration.Input | undefined
 }
 
 /**

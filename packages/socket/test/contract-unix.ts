@@ -173,17 +173,23 @@ export const contractUnix = <R>(name: string, layer: Layer.Layer<Tcp.Tcp | R>, f
         assert.deepStrictEqual(stats, { active: 1, accepted: 1, rejected: 1 })
       }))
 
-    test("options: TCP_NODELAY and SO_KEEPALIVE do not apply (undefined); asking for them does not fail", () =>
+    test("options: TCP_NODELAY, keepalive and TCP_USER_TIMEOUT do not apply (undefined); asking for them does not fail", () =>
       Effect.gen(function*() {
         const path = `${yield* fixture.folder}/opt.sock`
-        const server = yield* Tcp.listen({ path, noDelay: false })
-        const client = yield* Tcp.connect({ path, noDelay: true, keepAlive: "1 second", receiveBufferSize: 16 * 1024 })
+        const deadPeers = {
+          keepAlive: { idle: "1 second", interval: "1 second", count: 3 },
+          userTimeout: "1 second"
+        } as const
+        const server = yield* Tcp.listen({ path, noDelay: false, ...deadPeers })
+        const client = yield* Tcp.connect({ path, noDelay: true, receiveBufferSize: 16 * 1024, ...deadPeers })
         const accepted = yield* server.accept
         const mine = yield* client.options
         const theirs = yield* accepted.options
         for (const options of [mine, theirs]) {
           assert.strictEqual(options.noDelay, undefined)
           assert.strictEqual(options.keepAlive, undefined)
+          assert.strictEqual(options.keepAliveInterval, undefined)
+          assert.strictEqual(options.userTimeout, undefined)
           assert.strictEqual(options.reusePort, undefined)
           assert.strictEqual(options.reuseAddress, undefined)
           assert.isAbove(options.sendBufferSize!, 0)

@@ -2,6 +2,7 @@
 import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Tcp from "../src/Tcp.ts"
+import { contractDeadPeers } from "./contract-deadpeers.ts"
 import { contractFraming } from "./contract-framing.ts"
 import { contractIpv6, ipv6LoopbackMissing } from "./contract-ipv6.ts"
 import { contractReader } from "./contract-reader.ts"
@@ -19,6 +20,8 @@ contractUnix("Node", Tcp.layer, nodeFixture)
 contractUnix("fake network", Tcp.layerTest, fakeFixture)
 contractIpv6("Node (loopback)", Tcp.layer, { unavailable: await ipv6LoopbackMissing() })
 contractIpv6("fake network", Tcp.layerTest)
+contractDeadPeers("Node (loopback)", Tcp.layer)
+contractDeadPeers("fake network", Tcp.layerTest)
 
 const ids = (layer: typeof Tcp.layer) =>
   Effect.gen(function*() {

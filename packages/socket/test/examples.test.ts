@@ -1,14 +1,17 @@
 // The README's library examples (examples/*.ts), run on both layers.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Fiber, Layer, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { subscribe } from "../examples/dead-peers.ts"
 import { echo } from "../examples/echo-server.ts"
 import { readMessages } from "../examples/frames.ts"
 import { hello } from "../examples/hello.ts"
 import { unixEcho } from "../examples/unix.ts"
-import { Tcp } from "../src/index.ts"
+import { FakeNetwork, Framing, Tcp } from "../src/index.ts"
+import type { Connection } from "../src/index.ts"
 
 const layers: ReadonlyArray<readonly [string, Layer.Layer<Tcp.Tcp>]> = [["loopback", Tcp.layer], [
   "fake",
@@ -52,3 +55,47 @@ describe.each(layers)("README examples on %s", (_, layer) => {
       assert.match(yield* unixEcho(path, "again"), /^in use: \[Errno \d+\] Address already in use: a live listener/)
     }).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout("10 seconds")))
 })
+
+/** The subscriber's server: reads the request, sends `updates`, then ends the stream or goes quiet. */
+const newsServer = (updates: ReadonlyArray<string>, then: "end" | "quiet") => (connection: Connection.Connection) =>
+  connection.stream.pipe(
+    Framing.decodeLines(),
+    Stream.take(1),
+    Stream.runDrain,
+    Effect.andThen(connection.writeAll(updates.map((update) => `${update}\n`))),
+    Effect.andThen(then === "end" ? connection.end : Effect.never)
+  )
+
+describe.each(layers)("README dead-peers example on %s", (_, layer) => {
+  it.live("subscribe hands on every update until the server ends the stream", () =>
+    Effect.gen(function*() {
+      const server = yield* Tcp.listen()
+      yield* Effect.forkScoped(server.serve(newsServer(["one", "two"], "end")))
+      const updates: Array<string> = []
+      yield* subscribe(server.address.port, (update) => Effect.sync(() => void updates.push(update)))
+      assert.deepStrictEqual(updates, ["one", "two"])
+    }).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout("10 seconds")))
+})
+
+it.effect.skipIf(process.platform !== "linux")(
+  "README dead-peers example: a server that vanished is noticed 45 s after its last word",
+  () =>
+    Effect.gen(function*() {
+      const network = yield* FakeNetwork.FakeNetwork
+      const server = yield* Tcp.listen({ shutdownGrace: 0 })
+      yield* Effect.forkScoped(server.serve(newsServer(["one"], "quiet")))
+      const updates: Array<string> = []
+      const subscribing = yield* Effect.forkChild(
+        Effect.flip(subscribe(server.address.port, (update) => Effect.sync(() => void updates.push(update))))
+      )
+      while (updates.length === 0) yield* Effect.yieldNow
+      yield* network.stall(true)
+      yield* TestClock.adjust("44999 millis")
+      assert.isUndefined(subscribing.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(subscribing)
+      assert.strictEqual(error._tag, "TimeoutError")
+      assert.include(error.message, "the peer stopped answering")
+      yield* network.stall(false)
+    }).pipe(Effect.scoped, Effect.provide(Tcp.layerTest))
+)

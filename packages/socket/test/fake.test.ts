@@ -1,10 +1,11 @@
 // What only the fake network does: scripted faults, the wire log, and time on
 // the TestClock (latency, connect and idle timeouts, shutdown grace) in no real time.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Logger, Option, References, Scope, Stream } from "effect"
+import { Duration, Effect, Exit, Fiber, Logger, Option, References, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Os from "node:os"
 import { FakeNetwork } from "../src/FakeNetwork.ts"
+import type * as SocketOptions from "../src/SocketOptions.ts"
 import * as Tcp from "../src/Tcp.ts"
 import { decode, encode, readAll, reader } from "./util.ts"
 
@@ -345,5 +346,153 @@ describe("fake network Unix paths", () => {
         "ConnectionRefusedError"
       )
       yield* Tcp.connect({ path: "/run/refused.sock" })
+    })))
+})
+
+/** Keepalive's options as numbers: on, idle and interval in seconds, count. */
+const keepAliveTimes = (options: SocketOptions.SocketOptions) => [
+  options.keepAlive,
+  Duration.toSeconds(options.keepAliveIdle!),
+  Duration.toSeconds(options.keepAliveInterval!),
+  options.keepAliveCount
+]
+
+describe("fake network: dead peers on the TestClock", () => {
+  const probing = { idle: "10 seconds", interval: "5 seconds", count: 3 } as const
+
+  it.effect("keepalive: on a stalled network, unanswered probes end the connection after idle + interval × count", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const server = yield* Tcp.listen()
+      const port = server.address.port
+      const plain = yield* Tcp.connect({ port, keepAlive: probing })
+      const accepted = yield* server.accept
+      // with a user timeout, Linux gives up at the first probe past it: the third (25 s), not the ninth (55 s)
+      const bounded = yield* Tcp.connect({ port, keepAlive: { ...probing, count: 9 }, userTimeout: "22 seconds" })
+      // with something unacknowledged there are no probes (the kernel retransmits instead)
+      const sending = yield* Tcp.connect({ port, keepAlive: probing })
+      yield* network.stall(true)
+      yield* sending.write(encode("lost"))
+      const [plainRead, boundedRead, sendingRead] = yield* Effect.forEach(
+        [plain, bounded, sending],
+        (connection) => Effect.forkChild(Effect.flip(Stream.runDrain(connection.stream)))
+      )
+      yield* TestClock.adjust("24999 millis")
+      assert.isUndefined(plainRead.pollUnsafe())
+      assert.isUndefined(boundedRead.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      for (const read of [plainRead, boundedRead]) {
+        const error = yield* Fiber.join(read)
+        assert.strictEqual(error._tag, "TimeoutError")
+        assert.strictEqual(
+          error.message,
+          `[Errno ${Os.constants.errno.ETIMEDOUT}] Connection timed out: the peer stopped answering (127.0.0.1:${port})`
+        )
+      }
+      yield* TestClock.adjust("1 hour")
+      assert.isUndefined(sendingRead.pollUnsafe())
+      // the kernel that gave up sent a reset: the peer sees it once the network is back
+      yield* network.stall(false)
+      assert.strictEqual((yield* Effect.flip(Stream.runDrain(accepted.stream)))._tag, "ConnectionResetError")
+    })))
+
+  it.effect("keepalive: probes answered before the stall count as hearing from the peer", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const { client } = yield* pair(undefined, { keepAlive: probing })
+      const reading = yield* Effect.forkChild(Effect.flip(Stream.runDrain(client.stream)))
+      // the probe at 10 s is answered; the one at 20 s is not: given up at 20 s + 3 × 5 s
+      yield* TestClock.adjust("13 seconds")
+      yield* network.stall(true)
+      yield* TestClock.adjust("21999 millis")
+      assert.isUndefined(reading.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* Fiber.join(reading))._tag, "TimeoutError")
+    })))
+
+  it.effect("userTimeout: a peer that takes nothing holds a write back; it is given up on unless it takes some", () =>
+    fake(Effect.gen(function*() {
+      const { accepted, client } = yield* pair(undefined, { userTimeout: "2 seconds" })
+      // the accepted end reads slowly: 64 KiB (its read limit) go through, the rest is held back
+      const writing = yield* Effect.forkChild(client.write(new Uint8Array(160 * 1024)))
+      const pull = yield* Stream.toPull(accepted.stream)
+      // each read is progress: held back for 3 s in all, never 2 s without progress
+      yield* TestClock.adjust("1500 millis")
+      yield* pull
+      yield* TestClock.adjust("1500 millis")
+      assert.isUndefined(writing.pollUnsafe())
+      yield* pull
+      // the rest goes through, and nothing is unacknowledged any more
+      yield* Fiber.join(writing)
+      yield* TestClock.adjust("1 hour")
+      // held back again, with no progress this time
+      const held = yield* Effect.forkChild(Effect.flip(client.write(new Uint8Array(64 * 1024))))
+      yield* TestClock.adjust("1999 millis")
+      assert.isUndefined(held.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(held)
+      assert.strictEqual(error._tag, "TimeoutError")
+      assert.strictEqual(error.detail, "the peer stopped answering")
+    })))
+
+  it.effect("userTimeout: on a slow link, data always in flight but delivered is progress", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const { accepted, client } = yield* pair(undefined, { userTimeout: "2 seconds" })
+      yield* network.latency("500 millis")
+      yield* Effect.forkChild(Stream.runDrain(accepted.stream))
+      // a write every 100 ms for 5 s: something is in flight all along, each segment delivered after 500 ms
+      const writing = yield* Effect.forkChild(
+        Effect.repeat(Effect.andThen(client.write(encode("tick")), Effect.sleep("100 millis")), { times: 49 })
+      )
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.join(writing)
+      yield* client.write(encode("still here"))
+    })))
+
+  it.effect("userTimeout: a write interrupted while held back leaves nothing unacknowledged once the peer reads", () =>
+    fake(Effect.gen(function*() {
+      const { accepted, client } = yield* pair(undefined, { userTimeout: "2 seconds" })
+      const held = yield* Effect.forkChild(client.write(new Uint8Array(96 * 1024)))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(held)
+      const pull = yield* Stream.toPull(accepted.stream)
+      yield* pull
+      const reading = yield* Effect.forkChild(Effect.flip(Stream.runDrain(client.stream)))
+      yield* TestClock.adjust("1 hour")
+      assert.isUndefined(reading.pollUnsafe())
+      yield* client.write(encode("still here"))
+    })))
+
+  it.effect("userTimeout: what is sent on a stalled network is given up on once it was in flight that long", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork
+      const { client } = yield* pair(undefined, { userTimeout: "2 seconds" })
+      yield* network.stall(true)
+      // quiet, with nothing unacknowledged: not a dead peer
+      yield* TestClock.adjust("1 hour")
+      yield* client.write(encode("lost"))
+      const reading = yield* Effect.forkChild(Effect.flip(Stream.runDrain(client.stream)))
+      yield* TestClock.adjust("1999 millis")
+      assert.isUndefined(reading.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(reading)
+      assert.strictEqual(error._tag, "TimeoutError")
+      assert.strictEqual(error.syscall, "read")
+    })))
+
+  it.effect("options: keepalive's times as Linux and Node leave them, unless set", () =>
+    fake(Effect.gen(function*() {
+      const { client, server } = yield* pair()
+      const port = server.address.port
+      const optionsOf = (keepAlive: Tcp.ConnectOptions["keepAlive"]) =>
+        Effect.flatMap(Tcp.connect({ port, keepAlive }), (connection) => connection.options)
+      const plain = yield* client.options
+      assert.deepStrictEqual(keepAliveTimes(plain), [false, 7200, 75, 9])
+      assert.deepStrictEqual(plain.userTimeout, process.platform === "linux" ? Duration.zero : undefined)
+      assert.deepStrictEqual(keepAliveTimes(yield* optionsOf(true)), [true, 7200, 75, 9])
+      // Node's libuv sets an interval and a count with the idle time
+      assert.deepStrictEqual(keepAliveTimes(yield* optionsOf("30 seconds")), [true, 30, 1, 10])
+      assert.deepStrictEqual(keepAliveTimes(yield* optionsOf({ count: 4 })), [true, 7200, 75, 4])
     })))
 })

@@ -406,7 +406,11 @@ describe("Node Tcp: options and resources", () => {
         receiveBufferSize: undefined,
         sendBufferSize: undefined,
         noDelay: undefined,
-        keepAlive: undefined
+        keepAlive: undefined,
+        keepAliveIdle: undefined,
+        keepAliveInterval: undefined,
+        keepAliveCount: undefined,
+        userTimeout: undefined
       })
     }))
 

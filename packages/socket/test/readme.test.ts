@@ -28,3 +28,7 @@ it("the package README shows examples/frames.ts as it is", () => {
 it("the package README shows examples/unix.ts as it is", () => {
   assert.include(blocksOf("../README.md"), read("../examples/unix.ts"))
 })
+
+it("the package README shows examples/dead-peers.ts as it is", () => {
+  assert.include(blocksOf("../README.md"), read("../examples/dead-peers.ts"))
+})

@@ -32,6 +32,9 @@ interface Seen {
   readonly listen: Failure | "succeeded"
   readonly accept: Failure | "succeeded"
   readonly accepted: number
+  readonly keepAliveIdle: Failure | "succeeded"
+  readonly keepAliveCount: Failure | "succeeded"
+  readonly userTimeout: Failure | "succeeded"
 }
 
 const run = async (mode: "absent" | "failing"): Promise<Seen> => {
@@ -49,13 +52,14 @@ const failed = (outcome: Failure | "succeeded"): Failure => {
 }
 
 describe("socket options without the FFI (koffi not installed)", () => {
-  it("the Node layer still echoes, reads options as unavailable, and refuses buffer sizes with ENOTSUP", async () => {
+  it("the Node layer still echoes, reads options as unavailable, and refuses what needs setsockopt with ENOTSUP", async () => {
     const seen = await run("absent")
     assert.strictEqual(seen.echo, "ping")
     assert.strictEqual(
       seen.options,
       "SO_REUSEADDR=unavailable SO_REUSEPORT=unavailable SO_RCVBUF=unavailable SO_SNDBUF=unavailable "
-        + "TCP_NODELAY=unavailable SO_KEEPALIVE=unavailable"
+        + "TCP_NODELAY=unavailable SO_KEEPALIVE=unavailable TCP_KEEPIDLE=unavailable TCP_KEEPINTVL=unavailable "
+        + "TCP_KEEPCNT=unavailable TCP_USER_TIMEOUT=unavailable"
     )
     const connect = failed(seen.connect)
     assert.deepInclude(connect, { tag: "OSError", code: "ENOTSUP", errno: errno.ENOTSUP, syscall: "connect" })
@@ -67,8 +71,16 @@ describe("socket options without the FFI (koffi not installed)", () => {
     assert.deepInclude(listen, { tag: "OSError", code: "ENOTSUP", errno: errno.ENOTSUP, syscall: "listen" })
     assert.include(listen.message, "sendBufferSize needs setsockopt through the FFI package koffi, which did not load")
     assert.deepInclude(failed(seen.accept), { code: "ENOTSUP", syscall: "listen" })
-    // the refused connect never reached the server: only the echo's connection was accepted
-    assert.strictEqual(seen.accepted, 1)
+    // keepalive's idle time needs no FFI (Node sets it); its count and TCP_USER_TIMEOUT do
+    assert.strictEqual(seen.keepAliveIdle, "succeeded")
+    const keepAliveCount = failed(seen.keepAliveCount)
+    assert.deepInclude(keepAliveCount, { tag: "OSError", code: "ENOTSUP", syscall: "connect" })
+    assert.include(keepAliveCount.message, "keepAlive.count needs setsockopt through the FFI package koffi")
+    const userTimeout = failed(seen.userTimeout)
+    assert.deepInclude(userTimeout, { tag: "OSError", code: "ENOTSUP", syscall: "listen" })
+    assert.include(userTimeout.message, "userTimeout needs")
+    // the refused connects never reached the server: only the echo's connection and keepAliveIdle's were accepted
+    assert.strictEqual(seen.accepted, 2)
   })
 })
 
@@ -77,12 +89,19 @@ describe("socket options when setsockopt fails", () => {
     const seen = await run("failing")
     assert.strictEqual(seen.echo, "ping")
     assert.match(seen.options, /^SO_REUSEADDR=0 SO_REUSEPORT=0 SO_RCVBUF=\d+ SO_SNDBUF=\d+ TCP_NODELAY=1/)
+    assert.match(seen.options, / TCP_KEEPIDLE=\d+ TCP_KEEPINTVL=\d+ TCP_KEEPCNT=\d+ TCP_USER_TIMEOUT=0$/)
     const connect = failed(seen.connect)
     assert.deepInclude(connect, { tag: "OSError", code: "EBADF", errno: errno.EBADF, syscall: "connect" })
     assert.match(connect.message, /^\[Errno \d+\] Bad file descriptor: setsockopt\(SO_RCVBUF, 65536\) failed \(/)
     assert.strictEqual(seen.listen, "succeeded")
     // set once connected (Node creates the socket in connect), so the peer saw a connection, reset at once
-    assert.strictEqual(seen.accepted, 2)
     assert.deepInclude(failed(seen.accept), { code: "EBADF", errno: errno.EBADF, syscall: "accept" })
+    const keepAliveCount = failed(seen.keepAliveCount)
+    assert.deepInclude(keepAliveCount, { code: "EBADF", errno: errno.EBADF, syscall: "connect" })
+    assert.include(keepAliveCount.message, "setsockopt(TCP_KEEPCNT, 3) failed")
+    assert.strictEqual(seen.keepAliveIdle, "succeeded")
+    assert.strictEqual(seen.userTimeout, "succeeded")
+    // the echo's, the buffer size's and keepAliveCount's (reset at once), keepAliveIdle's
+    assert.strictEqual(seen.accepted, 4)
   })
 })

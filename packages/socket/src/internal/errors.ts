@@ -41,16 +41,23 @@ export const listen = (code: string, syscall: string, where: Where, detail?: str
 export const accept = (code: string, where: Where, detail?: string): OSError.AcceptError =>
   OSError.fromCode(code, context("accept", where, detail), { allowed: OSError.tagsOf.accept })
 
+/**
+ * ETIMEDOUT on an open connection: the kernel gave up on a peer that stopped acknowledging (keepalive probes,
+ * TCP_USER_TIMEOUT, or its own retries).
+ */
+const deadPeerDetail = "the peer stopped answering"
+
 /** An error Node raised, typed for the operation it came from (Node's own syscall where it names one). */
 export const fromNode = <const Op extends Operation>(
   operation: Op,
   cause: unknown,
   where: Where
 ): OSError.SocketError & { readonly _tag: (typeof OSError.tagsOf)[Op][number] } => {
-  const syscall = (cause as { readonly syscall?: unknown } | null)?.syscall
+  const { code, syscall } = (cause ?? {}) as { readonly code?: unknown; readonly syscall?: unknown }
+  const deadPeer = code === "ETIMEDOUT" && (operation === "read" || operation === "write")
   return OSError.fromSystemError(
     cause,
-    context(typeof syscall === "string" ? syscall : operation, where, undefined),
+    context(typeof syscall === "string" ? syscall : operation, where, deadPeer ? deadPeerDetail : undefined),
     OSError.tagsOf[operation]
   ) as never
 }
@@ -94,3 +101,9 @@ export const idle = (
   const detail = `idle for ${seconds(millis)}`
   return { read: read("ETIMEDOUT", peer, detail), write: write("ETIMEDOUT", peer, detail) }
 }
+
+/** The kernel gave up on a peer that stopped answering (keepalive, TCP_USER_TIMEOUT): what reads and a waiting write fail with. */
+export const deadPeer = (peer: Where): { readonly read: OSError.ReadError; readonly write: OSError.WriteError } => ({
+  read: read("ETIMEDOUT", peer, deadPeerDetail),
+  write: write("ETIMEDOUT", peer, deadPeerDetail)
+})

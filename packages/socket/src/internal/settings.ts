@@ -5,6 +5,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as OSError from "../OSError.ts"
 import type { ConnectOptions, ListenOptions, SocketSettings } from "../Tcp.ts"
+import * as DeadPeers from "./deadPeers.ts"
 import * as Errors from "./errors.ts"
 import * as UnixPath from "./unixPath.ts"
 
@@ -29,11 +30,8 @@ const timerMillis = (duration: Duration.Input): number =>
 const waitMillis = (duration: Duration.Input): number =>
   Math.min(maxTimerMillis, Math.max(0, Math.round(Duration.toMillis(duration))))
 
-export interface Settings {
+export interface Settings extends DeadPeers.DeadPeerSettings {
   readonly noDelay: boolean
-  readonly keepAlive: boolean
-  /** The idle time before the first keepalive probe; 0: the kernel's. */
-  readonly keepAliveInitialDelay: number
   /** Bytes read ahead of the consumer, at most: reading pauses there. */
   readonly readLimit: number
   /**
@@ -59,6 +57,7 @@ export interface Connect {
   readonly where: Errors.Where
   readonly timeoutMillis: number | undefined
   readonly localAddress: string | undefined
+  readonly idleTimeoutMillis: number | undefined
   readonly settings: Settings
 }
 
@@ -99,18 +98,14 @@ const invalidSetting = (settings: SocketSettings): string | undefined => {
   if (sendBufferSize !== undefined && !isWhole(sendBufferSize, 1, 2 ** 30)) {
     return `sendBufferSize must be a whole number of bytes from 1, not ${sendBufferSize}`
   }
-  return undefined
+  return DeadPeers.invalid(settings)
 }
 
 const resolveSettings = (settings: SocketSettings): Settings => {
-  const keepAlive = settings.keepAlive
   const readLimit = settings.readLimit ?? defaults.readLimit
   return {
+    ...DeadPeers.resolve(settings),
     noDelay: settings.noDelay ?? true,
-    keepAlive: keepAlive !== undefined && keepAlive !== false,
-    keepAliveInitialDelay: keepAlive === undefined || typeof keepAlive === "boolean"
-      ? 0
-      : Math.round(Duration.toMillis(keepAlive)),
     readLimit,
     writeBufferSize: 2 * Math.max(readLimit, defaults.readLimit),
     receiveBufferSize: settings.receiveBufferSize,
@@ -131,6 +126,8 @@ export const connect = (options: ConnectOptions): Effect.Effect<Connect, OSError
     } else {
       const invalid = !isWhole(port, 0, 65535) ? `port must be from 0 to 65535, not ${port}` : invalidSetting(options)
       if (invalid !== undefined) return Effect.fail(Errors.invalid("connect", { host, port }, invalid))
+      const unsupported = DeadPeers.unsupported(options)
+      if (unsupported !== undefined) return Effect.fail(Errors.unsupported("connect", { host, port }, unsupported))
     }
     return Effect.succeed({
       host,
@@ -139,6 +136,7 @@ export const connect = (options: ConnectOptions): Effect.Effect<Connect, OSError
       where: path !== undefined ? { path } : { host, port },
       timeoutMillis: options.timeout === undefined ? undefined : timerMillis(options.timeout),
       localAddress: options.localAddress,
+      idleTimeoutMillis: options.idleTimeout === undefined ? undefined : timerMillis(options.idleTimeout),
       settings: resolveSettings(options)
     })
   })
@@ -162,6 +160,9 @@ export const listen = (options: ListenOptions = {}): Effect.Effect<Listen, OSErr
       if (failed !== undefined) return Effect.fail(failed)
     } else if (invalid !== undefined) {
       return Effect.fail(Errors.invalid("listen", { host, port }, invalid))
+    } else {
+      const unsupported = DeadPeers.unsupported(options)
+      if (unsupported !== undefined) return Effect.fail(Errors.unsupported("listen", { host, port }, unsupported))
     }
     return Effect.succeed({
       host,

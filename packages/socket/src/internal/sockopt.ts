@@ -1,9 +1,10 @@
-// Socket options Node does not expose (SO_RCVBUF, SO_SNDBUF, SO_REUSEPORT, ...),
+// Socket options Node does not expose (SO_RCVBUF, SO_SNDBUF, SO_REUSEPORT, TCP_KEEPINTVL, ...),
 // read and set with getsockopt/setsockopt on the socket's file descriptor through
 // the FFI package koffi, an optional dependency. Where this cannot work (another
 // platform, koffi not installed or not loading, no descriptor) every value read is
-// `undefined`: unavailable, never invented; and asking for a buffer size fails
-// (see `unavailableReason`) rather than being ignored.
+// `undefined`: unavailable, never invented; and asking for an option set here
+// fails (see `unavailableReason`) rather than being ignored.
+import * as Duration from "effect/Duration"
 import { createRequire } from "node:module"
 import type * as Net from "node:net"
 import * as Os from "node:os"
@@ -20,6 +21,11 @@ interface Constants {
   readonly SO_REUSEPORT: number
   readonly IPPROTO_TCP: number
   readonly TCP_NODELAY: number
+  readonly TCP_KEEPIDLE: number
+  readonly TCP_KEEPINTVL: number
+  readonly TCP_KEEPCNT: number
+  /** Linux only. */
+  readonly TCP_USER_TIMEOUT: number | undefined
 }
 
 const linux: Constants = {
@@ -31,7 +37,11 @@ const linux: Constants = {
   SO_RCVBUF: 8,
   SO_REUSEPORT: 15,
   IPPROTO_TCP: 6,
-  TCP_NODELAY: 1
+  TCP_NODELAY: 1,
+  TCP_KEEPIDLE: 4,
+  TCP_KEEPINTVL: 5,
+  TCP_KEEPCNT: 6,
+  TCP_USER_TIMEOUT: 18
 }
 
 // <sys/socket.h> and <netinet/tcp.h> on macOS (and the BSDs it comes from).
@@ -44,7 +54,12 @@ const darwin: Constants = {
   SO_RCVBUF: 0x1002,
   SO_REUSEPORT: 0x0200,
   IPPROTO_TCP: 6,
-  TCP_NODELAY: 0x01
+  TCP_NODELAY: 0x01,
+  // TCP_KEEPALIVE: macOS's name for the idle time
+  TCP_KEEPIDLE: 0x10,
+  TCP_KEEPINTVL: 0x101,
+  TCP_KEEPCNT: 0x102,
+  TCP_USER_TIMEOUT: undefined
 }
 
 interface Libc {
@@ -130,6 +145,12 @@ const getInt = (lib: Libc, fd: number, level: number, name: number): number | un
 
 const flag = (value: number | undefined): boolean | undefined => value === undefined ? undefined : value !== 0
 
+const seconds = (value: number | undefined): Duration.Duration | undefined =>
+  value === undefined ? undefined : Duration.seconds(value)
+
+const millis = (value: number | undefined): Duration.Duration | undefined =>
+  value === undefined ? undefined : Duration.millis(value)
+
 /** Reads the socket's live options from the kernel. */
 export const read = (socket: Net.Socket): SocketOptions => {
   const fd = fdOf(socket)
@@ -143,7 +164,13 @@ export const read = (socket: Net.Socket): SocketOptions => {
     receiveBufferSize: getInt(lib, fd, c.SOL_SOCKET, c.SO_RCVBUF),
     sendBufferSize: getInt(lib, fd, c.SOL_SOCKET, c.SO_SNDBUF),
     noDelay: flag(getInt(lib, fd, c.IPPROTO_TCP, c.TCP_NODELAY)),
-    keepAlive: flag(getInt(lib, fd, c.SOL_SOCKET, c.SO_KEEPALIVE))
+    keepAlive: flag(getInt(lib, fd, c.SOL_SOCKET, c.SO_KEEPALIVE)),
+    keepAliveIdle: seconds(getInt(lib, fd, c.IPPROTO_TCP, c.TCP_KEEPIDLE)),
+    keepAliveInterval: seconds(getInt(lib, fd, c.IPPROTO_TCP, c.TCP_KEEPINTVL)),
+    keepAliveCount: getInt(lib, fd, c.IPPROTO_TCP, c.TCP_KEEPCNT),
+    userTimeout: c.TCP_USER_TIMEOUT === undefined
+      ? undefined
+      : millis(getInt(lib, fd, c.IPPROTO_TCP, c.TCP_USER_TIMEOUT))
   }
 }
 
@@ -166,7 +193,9 @@ export const pendingError = (socket: Net.Socket): number | undefined => {
 export const codeOf = (errno: number): string | undefined =>
   Object.entries(Os.constants.errno).find(([, n]) => n === errno)?.[0]
 
-const setInt = (socket: Net.Socket, which: "SO_RCVBUF" | "SO_SNDBUF", value: number): SetFailure | undefined => {
+type Settable = "SO_RCVBUF" | "SO_SNDBUF" | "TCP_KEEPINTVL" | "TCP_KEEPCNT" | "TCP_USER_TIMEOUT"
+
+const setInt = (socket: Net.Socket, which: Settable, value: number): SetFailure | undefined => {
   const failed = (code: string, errno: number, why: string): SetFailure => ({
     code,
     errno,
@@ -179,9 +208,15 @@ const setInt = (socket: Net.Socket, which: "SO_RCVBUF" | "SO_SNDBUF", value: num
     const why = lib === null ? `needs setsockopt ${reason}` : "failed: the socket has no descriptor"
     return failed("ENOTSUP", Os.constants.errno.ENOTSUP, why)
   }
+  const name = lib.constants[which]
+  // `connect` and `listen` refuse an option the platform lacks before they start (deadPeers.ts)
+  if (name === undefined) {
+    return failed("ENOTSUP", Os.constants.errno.ENOTSUP, `is not an option on ${process.platform}`)
+  }
+  const level = which.startsWith("TCP_") ? lib.constants.IPPROTO_TCP : lib.constants.SOL_SOCKET
   let result: number
   try {
-    result = lib.setsockopt(fd, lib.constants.SOL_SOCKET, lib.constants[which], [value], 4)
+    result = lib.setsockopt(fd, level, name, [value], 4)
   } catch (cause) {
     return failed("EIO", Os.constants.errno.EIO, `could not be called: ${messageOf(cause)}`)
   }
@@ -197,3 +232,20 @@ export const setBufferSizes = (
 ): SetFailure | undefined =>
   (sizes.receiveBufferSize === undefined ? undefined : setInt(socket, "SO_RCVBUF", sizes.receiveBufferSize)) ??
     (sizes.sendBufferSize === undefined ? undefined : setInt(socket, "SO_SNDBUF", sizes.sendBufferSize))
+
+/** Sets keepalive's interval and count and TCP_USER_TIMEOUT, those the settings name; the first that fails. */
+export const setDeadPeerOptions = (
+  socket: Net.Socket,
+  options: {
+    readonly keepAliveIntervalSeconds: number | undefined
+    readonly keepAliveCount: number | undefined
+    readonly userTimeoutMillis: number | undefined
+  }
+): SetFailure | undefined =>
+  (options.keepAliveIntervalSeconds === undefined
+    ? undefined
+    : setInt(socket, "TCP_KEEPINTVL", options.keepAliveIntervalSeconds)) ??
+    (options.keepAliveCount === undefined ? undefined : setInt(socket, "TCP_KEEPCNT", options.keepAliveCount)) ??
+    (options.userTimeoutMillis === undefined
+      ? undefined
+      : setInt(socket, "TCP_USER_TIMEOUT", options.userTimeoutMillis))

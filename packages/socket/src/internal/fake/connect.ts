@@ -7,6 +7,7 @@ import * as Addresses from "../../Address.ts"
 import type { ConnectOptions } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
 import * as Settings from "../settings.ts"
+import { watch } from "./deadPeers.ts"
 import { Endpoint, shutEffect, toConnection } from "./endpoint.ts"
 import {
   addressOf,
@@ -94,6 +95,10 @@ export const makeConnect = (network: Network) =>
         (client) =>
           shutEffect(network, client, "close")
       )
+      const watching = watch(network, client, request.idleTimeoutMillis)
+      if (watching !== undefined) {
+        yield* Effect.forkScoped(watching)
+      }
       return toConnection(network, client)
     })
     if (timeoutMillis === undefined) {

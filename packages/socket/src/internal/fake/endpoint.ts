@@ -11,6 +11,7 @@
 // wire, which delivers them before the close's FIN.
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
@@ -19,6 +20,7 @@ import type { Connection } from "../../Connection.ts"
 import { copy } from "../../Connection.ts"
 import type * as OSError from "../../OSError.ts"
 import type { SocketOptions } from "../../SocketOptions.ts"
+import { hasUserTimeout } from "../deadPeers.ts"
 import * as Errors from "../errors.ts"
 import { nextConnectionId } from "../ids.ts"
 import type * as Settings from "../settings.ts"
@@ -31,6 +33,26 @@ const defaultSendBufferSize = 16_384
 /** Linux's net.core.rmem_default and wmem_default, which a Unix socket starts with. */
 const defaultUnixBufferSize = 212_992
 const kernelDoubles = process.platform === "linux"
+
+/** Keepalive's times as the kernel holds them for a socket: seconds in milliseconds, and the probe count. */
+export interface KeepAliveTimes {
+  readonly idleMillis: number
+  readonly intervalMillis: number
+  readonly count: number
+}
+
+/**
+ * What the Node layer leaves the kernel with: Linux's own times (2 hours, 75 seconds, 9 probes), except that
+ * libuv sets an interval of 1 second and 10 probes with an idle time; and what was asked, over them.
+ */
+export const keepAliveTimes = (settings: Settings.Settings): KeepAliveTimes => {
+  const withIdle = settings.keepAlive && settings.keepAliveInitialDelay > 0
+  return {
+    idleMillis: withIdle ? settings.keepAliveInitialDelay : 7200_000,
+    intervalMillis: (settings.keepAliveIntervalSeconds ?? (withIdle ? 1 : 75)) * 1000,
+    count: settings.keepAliveCount ?? (withIdle ? 10 : 9)
+  }
+}
 
 export class Endpoint {
   readonly id = nextConnectionId()
@@ -57,6 +79,12 @@ export class Endpoint {
   timedOut: OSError.WriteError | undefined = undefined
   /** A pull is waiting for bytes: the stream has a reader. */
   reading = false
+  /**
+   * A write waits for room (a full window): what it has not sent is unacknowledged, which TCP_USER_TIMEOUT
+   * counts. Cleared as it sends again or fails; one interrupted while held is cleared by the watch
+   * (deadPeers.ts) once there is room.
+   */
+  heldBack = false
   bytesWritten = 0
   readonly onClose: Array<() => void> = []
   connection: Connection | undefined = undefined
@@ -138,6 +166,17 @@ const sendData = (network: Network, endpoint: Endpoint, bytes: Uint8Array, offse
 
 const encoder = new TextEncoder()
 
+/** The writer waits for the peer to take bytes: held back. */
+const awaitRoom = (network: Network, endpoint: Endpoint, now: number): Effect.Effect<void> => {
+  const link = endpoint.link
+  if (!endpoint.heldBack) {
+    endpoint.heldBack = true
+    // So that the watch of a user timeout sees it. (Only as it starts waiting: held writers do not wake each other.)
+    link.bump()
+  }
+  return waitChange(link, link.version, now, nextDue(network, link))
+}
+
 const makeWrite = (network: Network, endpoint: Endpoint) =>
   Effect.fnUntraced(function*(data: Uint8Array | string) {
     // On the wire, as from Node's socket, a string is its UTF-8 bytes.
@@ -148,7 +187,10 @@ const makeWrite = (network: Network, endpoint: Endpoint) =>
       const now = yield* Clock.currentTimeMillis
       settle(network, link, now)
       const failure = writeFailure(endpoint)
-      if (failure !== undefined) return yield* Effect.fail(failure)
+      if (failure !== undefined) {
+        endpoint.heldBack = false
+        return yield* Effect.fail(failure)
+      }
       if (bytes.length === 0) return
       if (endpoint.inbound.closeArrived) {
         // As a real peer's kernel does after its close: it takes the bytes (lost), then answers with an RST.
@@ -156,9 +198,10 @@ const makeWrite = (network: Network, endpoint: Endpoint) =>
         return
       }
       if (endpoint.outbound.space <= 0) {
-        yield* waitChange(link, link.version, now, nextDue(network, link))
+        yield* awaitRoom(network, endpoint, now)
         continue
       }
+      endpoint.heldBack = false
       const { sent, trips } = sendData(network, endpoint, bytes, offset, now)
       offset += sent
       if (trips) return yield* Effect.fail(Errors.write("ECONNRESET", endpoint.where))
@@ -224,7 +267,7 @@ const makeEnd = (network: Network, endpoint: Endpoint): Effect.Effect<void, OSEr
 const asKernelReports = (size: number) => kernelDoubles ? size * 2 : size
 
 const optionsOf = (endpoint: Endpoint): SocketOptions => {
-  const { keepAlive, noDelay, receiveBufferSize, sendBufferSize } = endpoint.settings
+  const { keepAlive, noDelay, receiveBufferSize, sendBufferSize, userTimeoutMillis } = endpoint.settings
   if (endpoint.link.unix) {
     // as the Node layer reports a Unix socket: its buffers; TCP's options do not apply
     return {
@@ -233,16 +276,25 @@ const optionsOf = (endpoint: Endpoint): SocketOptions => {
       receiveBufferSize: receiveBufferSize === undefined ? defaultUnixBufferSize : asKernelReports(receiveBufferSize),
       sendBufferSize: sendBufferSize === undefined ? defaultUnixBufferSize : asKernelReports(sendBufferSize),
       noDelay: undefined,
-      keepAlive: undefined
+      keepAlive: undefined,
+      keepAliveIdle: undefined,
+      keepAliveInterval: undefined,
+      keepAliveCount: undefined,
+      userTimeout: undefined
     }
   }
+  const times = keepAliveTimes(endpoint.settings)
   return {
     reuseAddress: endpoint.accepted,
     reusePort: endpoint.reusePort,
     receiveBufferSize: receiveBufferSize === undefined ? defaultReceiveBufferSize : asKernelReports(receiveBufferSize),
     sendBufferSize: sendBufferSize === undefined ? defaultSendBufferSize : asKernelReports(sendBufferSize),
     noDelay,
-    keepAlive
+    keepAlive,
+    keepAliveIdle: Duration.millis(times.idleMillis),
+    keepAliveInterval: Duration.millis(times.intervalMillis),
+    keepAliveCount: times.count,
+    userTimeout: hasUserTimeout ? Duration.millis(userTimeoutMillis ?? 0) : undefined
   }
 }
 

@@ -1,6 +1,6 @@
 // A listening socket on the fake network: it takes arriving connections
 // (or resets those past `maxConnections`), hands them to `accept` or to a
-// running `serve`, watches accepted ends for idleness, and shuts down: it
+// running `serve`, watches accepted ends (deadPeers.ts), and shuts down: it
 // stops accepting at once, lets handlers finish within the grace period,
 // then interrupts them and closes every connection it accepted.
 import * as Clock from "effect/Clock"
@@ -16,11 +16,12 @@ import type { ListenOptions, Server, ServerStats } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
 import * as Logs from "../logs.ts"
 import * as Settings from "../settings.ts"
+import { watch } from "./deadPeers.ts"
 import { type Endpoint, shut, shutEffect, toConnection } from "./endpoint.ts"
 import { addressOf, allocatePort, isInvalidHost, notFound, portTaken, resolveHost } from "./hosts.ts"
 import type { Network } from "./network.ts"
 import * as Unix from "./unix.ts"
-import { settle, Signal, waitChange } from "./wire.ts"
+import { Signal, waitChange } from "./wire.ts"
 
 /** `listening`: takes connections; `draining`: refuses new ones while handlers finish; `closed`: shut down. */
 export type Phase = "listening" | "draining" | "closed"
@@ -56,33 +57,6 @@ export class Listener extends Signal {
 }
 
 /**
- * The idle timeout of an accepted end, as Node's `socket.setTimeout`: no traffic
- * either way for that long fails its reads with `TimeoutError` and closes it.
- * While its own consumer is behind (the buffer full), silence is not the peer's.
- */
-const watchIdle = (network: Network, endpoint: Endpoint, idle: number): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const link = endpoint.link
-    while (!endpoint.closed) {
-      const now = yield* Clock.currentTimeMillis
-      settle(network, link, now)
-      if (endpoint.closed) return
-      // Our reader behind for its own reasons: not idle. Behind because our writes wait for the peer to read: idle.
-      if (endpoint.inbound.space <= 0 && endpoint.inbound.bufferedBytes > 0 && endpoint.outbound.space > 0) {
-        link.lastActivity = now
-      }
-      const idleAt = link.lastActivity + idle
-      if (now >= idleAt) {
-        const timedOut = Errors.idle(endpoint.where, idle)
-        if (!endpoint.inbound.finArrived && endpoint.readError === undefined) endpoint.readError = timedOut.read
-        endpoint.timedOut = timedOut.write
-        return shut(network, endpoint, "close", now)
-      }
-      yield* waitChange(link, link.version, now, idleAt)
-    }
-  })
-
-/**
  * The listener takes a new connection: a running `serve` gets it at once, or it waits for
  * `accept`. Past `maxConnections` it is reset at once (an RST, which a client cannot mistake
  * for a served connection that ended) and counted as rejected, not accepted.
@@ -106,9 +80,8 @@ export const arrive = (network: Network, listener: Listener, endpoint: Endpoint,
     listener.pending.push(endpoint)
     listener.bump()
   }
-  return idleTimeoutMillis === undefined
-    ? Effect.void
-    : Effect.asVoid(Effect.forkIn(watchIdle(network, endpoint, idleTimeoutMillis), listener.scope))
+  const watching = watch(network, endpoint, idleTimeoutMillis)
+  return watching === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(watching, listener.scope))
 }
 
 /** Waits until the listener has a connection queued (`true`), or stopped accepting (`false`). */

@@ -8,14 +8,19 @@ import type * as OSError from "../../OSError.ts"
 import type { ConnectOptions } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
 import * as Settings from "../settings.ts"
+import * as ClientIdle from "./clientIdle.ts"
 import * as Closing from "./closing.ts"
 import { NodeConnection } from "./connection.ts"
+import * as DeadPeers from "./deadPeers.ts"
 import * as Socket from "./socket.ts"
 import * as Unix from "./unix.ts"
 
 export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
-  const { host, localAddress, path, port, settings, timeoutMillis, where } = yield* Settings.connect(options)
-  const unsupported = Socket.bufferSizesUnsupported(settings)
+  const { host, idleTimeoutMillis, localAddress, path, port, settings, timeoutMillis, where } = yield* Settings.connect(
+    options
+  )
+  const unsupported = Socket.bufferSizesUnsupported(settings) ??
+    (path === undefined ? DeadPeers.unsupported(settings) : undefined)
   if (unsupported !== undefined) return yield* Effect.fail(Errors.unsupported("connect", where, unsupported))
   let connection: NodeConnection | undefined
   const unix = path === undefined ? undefined : Unix.clientEnds(path)
@@ -48,14 +53,17 @@ export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOption
       socket.off("close", onClose)
     }
     function onConnect() {
-      const failed = Socket.setBufferSizes(socket, settings)
+      // keepalive and TCP_USER_TIMEOUT are TCP's: a Unix socket has neither
+      const failed = Socket.setBufferSizes(socket, settings) ??
+        (path === undefined ? DeadPeers.apply(socket, settings) : undefined)
       if (failed !== undefined) {
         // reported by onClose, once the handle is gone; the peer sees a reset, not a connection that ended
         error = Errors.connect(failed.code, where, failed.detail)
         return Closing.reset(socket)
       }
       cleanup()
-      connection = new NodeConnection(socket, settings, undefined, undefined, unix)
+      const idle = idleTimeoutMillis === undefined ? undefined : ClientIdle.watch(idleTimeoutMillis, socket)
+      connection = new NodeConnection(socket, settings, idle?.idle, idle?.forget, unix)
       // a client's own address (its ephemeral port) is worth keeping: read both now, while the kernel has them
       void connection.localAddress
       Socket.rememberPeer(socket)

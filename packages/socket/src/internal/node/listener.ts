@@ -26,6 +26,7 @@ import * as Settings from "../settings.ts"
 import * as Closing from "./closing.ts"
 import { NodeConnection } from "./connection.ts"
 import { remove } from "./copy.ts"
+import * as DeadPeers from "./deadPeers.ts"
 import { IdleSweep } from "./idle.ts"
 import * as Socket from "./socket.ts"
 import * as Unix from "./unix.ts"
@@ -111,7 +112,9 @@ export class NodeListener {
     // (A peer that reset before accept() returned is already unknown: its address reads as unknown:0.)
     Socket.rememberPeer(socket)
     if (this.cap !== undefined && this.live.size >= this.cap) return this.reject(socket)
-    const failed = Socket.setBufferSizes(socket, this.options.settings)
+    // keepalive and TCP_USER_TIMEOUT are TCP's: a Unix socket has neither
+    const failed = Socket.setBufferSizes(socket, this.options.settings) ??
+      (this.options.path === undefined ? DeadPeers.apply(socket, this.options.settings) : undefined)
     if (failed !== undefined) {
       Closing.reset(socket.on("error", Socket.ignore))
       return this.acceptFailed(Errors.accept(failed.code, this.address, failed.detail))
@@ -371,7 +374,8 @@ export class NodeListener {
 
 export const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions | undefined) {
   const resolved = yield* Settings.listen(options)
-  const unsupported = Socket.bufferSizesUnsupported(resolved.settings)
+  const unsupported = Socket.bufferSizesUnsupported(resolved.settings) ??
+    (resolved.path === undefined ? DeadPeers.unsupported(resolved.settings) : undefined)
   if (unsupported !== undefined) {
     return yield* Effect.fail(Errors.unsupported("listen", resolved.where, unsupported))
   }

@@ -33,8 +33,8 @@ export const clientEnds = (path: string): Ends => {
 export const serverEnds = (named: UnixAddress): Ends => ({ local: named, remote: unnamed, path: named })
 
 /**
- * A Unix socket's options: the buffer sizes, read from the kernel. TCP_NODELAY, SO_KEEPALIVE and the reuse
- * options mean nothing on one (no Nagle, no probes, no ports): `undefined`, not applicable.
+ * A Unix socket's options: the buffer sizes, read from the kernel. TCP_NODELAY, keepalive, TCP_USER_TIMEOUT and
+ * the reuse options mean nothing on one (no Nagle, no probes, no ports): `undefined`, not applicable.
  */
 export const options = (socket: Net.Socket): SocketOptions => {
   const { receiveBufferSize, sendBufferSize } = Sockopt.read(socket)
@@ -44,7 +44,11 @@ export const options = (socket: Net.Socket): SocketOptions => {
     receiveBufferSize,
     sendBufferSize,
     noDelay: undefined,
-    keepAlive: undefined
+    keepAlive: undefined,
+    keepAliveIdle: undefined,
+    keepAliveInterval: undefined,
+    keepAliveCount: undefined,
+    userTimeout: undefined
   }
 }
 
