@@ -15,7 +15,8 @@ import type { Connection } from "./Connection.ts"
 import { FakeNetwork } from "./FakeNetwork.ts"
 import * as FakeTcp from "./internal/fake/index.ts"
 import * as NodeTcp from "./internal/node/index.ts"
-import type { AcceptError, ConnectError, ListenError } from "./OSError.ts"
+import type { AcceptError, ConnectError, HandshakeError, ListenError } from "./OSError.ts"
+import type { StartTlsOptions, TlsConnectOptions, TlsListenOptions } from "./Tls.ts"
 
 /**
  * Options that apply to every connection, made by `connect` or accepted by a server.
@@ -70,6 +71,15 @@ export interface ConnectOptions extends SocketSettings {
   readonly timeout?: Duration.Input | undefined
   /** The local address to connect from. */
   readonly localAddress?: string | undefined
+  /**
+   * TLS: `true` verifies the server against Node's default CAs and the host's name; options say more (see
+   * `Tls.TlsConnectOptions`). The connection is handed out once the handshake is done; a failed one fails
+   * the connect with an SSL error (`SSLCertVerificationError`, `SSLError`, `SSLEOFError`) or `TimeoutError`.
+   * Default: plain TCP.
+   *
+   * @since 0.2.0
+   */
+  readonly tls?: TlsConnectOptions | true | undefined
 }
 
 /**
@@ -100,6 +110,15 @@ export interface ListenOptions extends SocketSettings {
   readonly idleTimeout?: Duration.Input | undefined
   /** How long running handlers may finish when the server's scope closes. Default 10 seconds. */
   readonly shutdownGrace?: Duration.Input | undefined
+  /**
+   * TLS: every connection is handed out (to `accept` or to `serve`'s handler) once its handshake is done. A
+   * failed handshake, or one slower than `handshakeTimeout`, is that connection's typed error: `accept`
+   * fails with it, `serve` logs it (with the connection's id and peer) and goes on. A certificate or key
+   * that cannot be used fails `listen` with `SSLError` before anything binds. Default: plain TCP.
+   *
+   * @since 0.2.0
+   */
+  readonly tls?: TlsListenOptions | undefined
 }
 
 /**
@@ -154,6 +173,11 @@ export interface Server {
 export class Tcp extends Context.Service<Tcp, {
   readonly connect: (options: ConnectOptions) => Effect.Effect<Connection, ConnectError, Scope.Scope>
   readonly listen: (options?: ListenOptions) => Effect.Effect<Server, ListenError, Scope.Scope>
+  /** STARTTLS on an open connection of this layer: see `Tls.startTls`. */
+  readonly startTls: (
+    connection: Connection,
+    options: StartTlsOptions
+  ) => Effect.Effect<Connection, HandshakeError, Scope.Scope>
 }>()("@effect-tcp/socket/Tcp") {}
 
 /**

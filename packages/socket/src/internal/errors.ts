@@ -3,6 +3,7 @@
 // same on `layer` and `layerTest` (code, syscall, detail, address).
 import type { Address } from "../Address.ts"
 import * as OSError from "../OSError.ts"
+import * as TlsErrors from "./tls/errors.ts"
 
 /** The address an error names: the peer for a connection, the listener's own for a server. */
 export type Where = Pick<Address, "host" | "port">
@@ -45,6 +46,15 @@ export const fromNode = <const Op extends Operation>(
   where: Where
 ): OSError.SocketError & { readonly _tag: (typeof OSError.tagsOf)[Op][number] } => {
   const syscall = (cause as { readonly syscall?: unknown } | null)?.syscall
+  // one of ours, which the fakes hand node:tls (fake/tls.ts): kept, with its detail, where the operation has it
+  const typed = (cause as { readonly cause?: unknown } | null)?.cause
+  if (OSError.isOSError(typed) && (OSError.tagsOf[operation] as ReadonlyArray<OSError.Tag>).includes(typed._tag)) {
+    return typed as never
+  }
+  if (TlsErrors.isTlsError(cause)) {
+    // node:tls's own (an alert, a record that does not decrypt): Python's ssl errors
+    return TlsErrors.fromNode(cause, { syscall: operation, ...where }, OSError.tagsOf[operation]) as never
+  }
   return OSError.fromSystemError(
     cause,
     context(typeof syscall === "string" ? syscall : operation, where, undefined),
@@ -67,6 +77,12 @@ export const unsupported = (
 
 export const connectTimedOut = (host: string, port: number, millis: number): OSError.ConnectError =>
   connect("ETIMEDOUT", host, port, `connect timed out after ${seconds(millis)}`)
+
+/** A TLS handshake that took longer than its timeout. */
+export const handshakeTimedOut = (peer: Where, millis: number): OSError.TimeoutError =>
+  OSError.fromCode("ETIMEDOUT", context("handshake", peer, `TLS handshake timed out after ${seconds(millis)}`), {
+    allowed: ["TimeoutError"]
+  }) as OSError.TimeoutError
 
 /** What `accept` fails with once the server stopped accepting. */
 export const serverClosed = (address: Where): OSError.AcceptError => accept("EBADF", address, "server closed")

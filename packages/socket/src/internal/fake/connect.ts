@@ -1,12 +1,16 @@
 // `connect`: the handshake that pairs a client end with a server end on one
-// link, and hands the server end to the listener.
+// link, and hands the server end to the listener; then, for TLS, the TLS
+// handshake over it (tls.ts), outside the connect's timeout, as on Node.
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Addresses from "../../Address.ts"
+import type { Connection } from "../../Connection.ts"
+import * as OSError from "../../OSError.ts"
 import type { ConnectOptions } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
 import * as Settings from "../settings.ts"
-import { Endpoint, shutEffect, toConnection } from "./endpoint.ts"
+import * as TlsOptions from "../tls/options.ts"
+import { closeEffect, Endpoint, toConnection } from "./endpoint.ts"
 import {
   addressOf,
   allocatePort,
@@ -19,6 +23,7 @@ import {
 } from "./hosts.ts"
 import { arrive, type Listener } from "./listener.ts"
 import type { Network } from "./network.ts"
+import * as FakeTls from "./tls.ts"
 import { abortLink, Link, logEvent } from "./wire.ts"
 
 /** Both ends of a new connection to `listener`, on `host` as resolved; the listener takes the server end. */
@@ -68,6 +73,7 @@ export const makeConnect = (network: Network) =>
     // Errors name the host as asked, as Node's do; addresses are the resolved ones.
     const { host, port, timeoutMillis } = request
     if (isInvalidHost(host)) return yield* Effect.fail(notFound(host))
+    const tls = options.tls === undefined ? undefined : yield* TlsOptions.client(options.tls, host, port)
     const resolved = resolveHost(host)
     const attempt = Effect.gen(function*() {
       if (network.latency > 0) yield* Effect.sleep(network.latency)
@@ -79,13 +85,17 @@ export const makeConnect = (network: Network) =>
               ? Effect.fail(Errors.connect("ECONNREFUSED", host, port))
               : establish(network, listener, request, resolved, now)
           })),
-        (client) => shutEffect(network, client, "close")
+        (client, exit) => closeEffect(network, client, exit)
       )
-      return toConnection(network, client)
+      return client
     })
-    if (timeoutMillis === undefined) return yield* attempt
-    return yield* Effect.timeoutOrElse(attempt, {
+    const client = timeoutMillis === undefined ? yield* attempt : yield* Effect.timeoutOrElse(attempt, {
       duration: timeoutMillis,
       orElse: () => Effect.fail(Errors.connectTimedOut(host, port, timeoutMillis))
     })
+    if (tls === undefined) return toConnection(network, client)
+    return yield* (FakeTls.secure(network, client, tls, OSError.tagsOf.connect) as Effect.Effect<
+      Connection,
+      OSError.ConnectError
+    >)
   })

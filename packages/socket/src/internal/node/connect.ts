@@ -1,26 +1,32 @@
 // `Tcp.connect` on node:net: the connection is owned by the caller's scope from
 // the moment it exists, and a connect that fails, times out or is interrupted
-// reports only once its handle is gone.
+// reports only once its handle is gone. TLS: the connection is made once the
+// handshake after the TCP connect is done (tls.ts); a failed one reports as
+// the connect's error, once the socket is closed.
 import * as Effect from "effect/Effect"
 import * as Net from "node:net"
 import type { Connection } from "../../Connection.ts"
-import type * as OSError from "../../OSError.ts"
+import * as OSError from "../../OSError.ts"
 import type { ConnectOptions } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
 import * as Settings from "../settings.ts"
+import * as TlsOptions from "../tls/options.ts"
 import { NodeConnection } from "./connection.ts"
 import * as Socket from "./socket.ts"
+import * as NodeTls from "./tls.ts"
 
 export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
   const { host, localAddress, port, settings, timeoutMillis } = yield* Settings.connect(options)
   const unsupported = Socket.bufferSizesUnsupported(settings)
   if (unsupported !== undefined) return yield* Effect.fail(Errors.unsupported("connect", host, port, unsupported))
+  const tls = options.tls === undefined ? undefined : yield* TlsOptions.client(options.tls, host, port)
   let connection: NodeConnection | undefined
   // The finalizer comes first, so no interruption can leave an open socket unowned.
   yield* Effect.addFinalizer((exit) => connection === undefined ? Effect.void : connection.close(exit))
   return yield* Effect.callback<Connection, OSError.ConnectError>((resume) => {
     let error: OSError.ConnectError | undefined
     let cancelled: (() => void) | undefined
+    let abortHandshake: ((error: OSError.SocketError) => void) | undefined
     const socket = Net.createConnection({
       host,
       port,
@@ -50,11 +56,19 @@ export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOption
         return void socket.resetAndDestroy()
       }
       cleanup()
+      if (tls !== undefined) {
+        return void (abortHandshake = NodeTls.handshake(socket, tls, settings, allowed, NodeTls.newId(), secured))
+      }
       connection = new NodeConnection(socket, settings)
       // a client's own address (its ephemeral port) is worth keeping: read both now, while the kernel has them
       void connection.localAddress
       Socket.rememberPeer(socket)
       resume(Effect.succeed(connection))
+    }
+    function secured(outcome: NodeTls.Outcome) {
+      if (cancelled !== undefined) return cancelled()
+      if (!("socket" in outcome)) return resume(Effect.fail(outcome as OSError.ConnectError))
+      resume(Effect.succeed(connection = NodeTls.connectionOf(outcome, settings)))
     }
     function onError(cause: Error) {
       error ??= Errors.fromNode("connect", cause, { host, port })
@@ -72,7 +86,10 @@ export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOption
     return Effect.callback<void>((resumeCancel) => {
       cancelled = () => resumeCancel(Effect.void)
       if (timer !== undefined) clearTimeout(timer)
-      socket.destroy()
+      if (abortHandshake !== undefined) abortHandshake(Errors.connect("ECONNABORTED", host, port))
+      else socket.destroy()
     })
   })
 })
+
+const allowed = OSError.tagsOf.connect
