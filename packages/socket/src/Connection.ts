@@ -12,6 +12,7 @@ import type { Address } from "./Address.ts"
 import * as Adapter from "./internal/interop/adapter.ts"
 import type { ReadError, WriteError } from "./OSError.ts"
 import type { SocketOptions } from "./SocketOptions.ts"
+import type { TlsInfo } from "./Tls.ts"
 
 /**
  * An open TCP connection (or Unix domain socket): the peer's bytes as a `Stream`, writes with
@@ -68,6 +69,14 @@ export interface Connection {
   readonly bytesRead: Effect.Effect<number>
   /** Bytes written so far (a string counts its UTF-8 bytes). */
   readonly bytesWritten: Effect.Effect<number>
+  /**
+   * What a TLS connection agreed on in its handshake (protocol, cipher, ALPN, the peer's certificate);
+   * `undefined` on a plain one. On a TLS connection `bytesRead` and `bytesWritten` count plaintext, and
+   * `options` are the TCP socket's.
+   *
+   * @since 0.2.0
+   */
+  readonly tls: TlsInfo | undefined
 }
 
 /**

@@ -281,6 +281,134 @@ export class OSError extends Schema.TaggedError<OSError>()("OSError", fields) {
   }
 }
 
+const sslFields = {
+  /** OpenSSL's `SSL_ERROR_*` number, as Python's `ssl` module has it: 1 (`SSL_ERROR_SSL`), 6, 8. */
+  errno: Schema.Number,
+  /** The name of that number: `"SSL_ERROR_SSL"`, `"SSL_ERROR_ZERO_RETURN"`, `"SSL_ERROR_EOF"`. */
+  code: Schema.String,
+  /** Where it happened: `handshake`, `read`, `write`, or `connect`/`listen` for bad options. */
+  syscall: Schema.String,
+  host: Schema.optional(Schema.String),
+  port: Schema.optional(Schema.Number),
+  /** A Unix socket's path, for STARTTLS over one. */
+  path: Schema.optional(Schema.String),
+  detail: Schema.optional(Schema.String),
+  /** The OpenSSL library that reported it, as Python names it: `"SSL"`, `"X509"`, `"PEM"`. */
+  library: Schema.String
+}
+
+type SSLFields = Schema.Struct.Type<typeof sslFields>
+
+/** ` (127.0.0.1:8888)`: the address an SSL error names, if any (as `formatMessage` writes it). */
+const where = (self: Pick<Fields, "host" | "port" | "path">): string =>
+  self.path !== undefined
+    ? ` (${formatPath(self.path)})`
+    : self.host !== undefined && self.port !== undefined
+    ? ` (${self.host.includes(":") ? `[${self.host}]` : self.host}:${self.port})`
+    : self.host !== undefined
+    ? ` (${self.host})`
+    : ""
+
+/** `[SSL: WRONG_VERSION_NUMBER] wrong version number (127.0.0.1:8443)`, as Python words it. */
+const formatSSLMessage = (self: SSLFields, reason: string, text: string): string =>
+  `[${self.library}: ${reason}] ${text}${self.detail !== undefined ? `: ${self.detail}` : ""}${where(self)}`
+
+/**
+ * `ssl.SSLError`: TLS failed (a protocol error, an alert from the peer, a bad certificate or key in the
+ * options). `reason` is OpenSSL's, as Python has it: `WRONG_VERSION_NUMBER`, `TLSV1_ALERT_UNKNOWN_CA`,
+ * `KEY_VALUES_MISMATCH`. Like Python's, it is an `OSError`: `isOSError` holds.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class SSLError extends Schema.TaggedError<SSLError>()("SSLError", {
+  ...sslFields,
+  /** OpenSSL's reason: `"WRONG_VERSION_NUMBER"`. */
+  reason: Schema.String
+}) {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
+  declare readonly [TypeId]: TypeId
+  override get message() {
+    return formatSSLMessage(this, this.reason, this.reason.toLowerCase().replaceAll("_", " "))
+  }
+}
+
+/**
+ * `ssl.SSLCertVerificationError`: the peer's certificate did not verify. `verifyCode` is OpenSSL's
+ * (`CERT_HAS_EXPIRED`, `DEPTH_ZERO_SELF_SIGNED_CERT`, `HOSTNAME_MISMATCH`, ...), `verifyMessage` its words,
+ * and `reason` what kind of failure it is, for programs that decide on it. The message is Python's:
+ * `[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (127.0.0.1:8443)`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class SSLCertVerificationError
+  extends Schema.TaggedError<SSLCertVerificationError>()("SSLCertVerificationError", {
+    ...sslFields,
+    /** What kind of failure: the certificate's dates, its issuer, its names, or anything else. */
+    reason: Schema.Literals([
+      "expired",
+      "not-yet-valid",
+      "self-signed",
+      "unknown-issuer",
+      "hostname-mismatch",
+      "revoked",
+      "other"
+    ]),
+    /** OpenSSL's verify code, without `X509_V_ERR_`: `"CERT_HAS_EXPIRED"`. */
+    verifyCode: Schema.String,
+    /** OpenSSL's words for it: `"certificate has expired"`. */
+    verifyMessage: Schema.String
+  })
+{
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
+  declare readonly [TypeId]: TypeId
+  override get message() {
+    return formatSSLMessage(
+      this,
+      "CERTIFICATE_VERIFY_FAILED",
+      `certificate verify failed: ${this.verifyMessage}`
+    )
+  }
+}
+
+/**
+ * `ssl.SSLZeroReturnError`: the peer closed TLS (its close_notify) where more was expected. Neither layer
+ * raises it for now: a close_notify after the handshake is the clean end of `stream`, as in asyncio, and
+ * node:tls reports one during the handshake as it does a bare FIN (`SSLEOFError`). It is here so that code
+ * written against Python's hierarchy finds it.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class SSLZeroReturnError extends Schema.TaggedError<SSLZeroReturnError>()("SSLZeroReturnError", sslFields) {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
+  declare readonly [TypeId]: TypeId
+  override get message() {
+    return `TLS/SSL connection has been closed (EOF)${this.detail !== undefined ? `: ${this.detail}` : ""}${
+      where(this)
+    }`
+  }
+}
+
+/**
+ * `ssl.SSLEOFError`: the TCP connection ended (a FIN, no close_notify) in the middle of the handshake:
+ * `[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol (127.0.0.1:8443)`. After the
+ * handshake a FIN without close_notify ends `stream` cleanly, as in asyncio and in Python's `ssl` with its
+ * default `suppress_ragged_eofs=True` (and as node:tls reads it): a protocol that must know its peer
+ * finished says so itself (a length, a last frame).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class SSLEOFError extends Schema.TaggedError<SSLEOFError>()("SSLEOFError", sslFields) {
+  /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
+  declare readonly [TypeId]: TypeId
+  override get message() {
+    return formatSSLMessage(this, "UNEXPECTED_EOF_WHILE_READING", "EOF occurred in violation of protocol")
+  }
+}
+
 const classes = {
   BrokenPipeError,
   ConnectionAbortedError,
@@ -295,7 +423,11 @@ const classes = {
   NetworkUnreachableError,
   HostUnreachableError,
   TooManyOpenFilesError,
-  OSError
+  OSError,
+  SSLError,
+  SSLCertVerificationError,
+  SSLZeroReturnError,
+  SSLEOFError
 } as const
 
 for (const Class of Object.values(classes)) {
@@ -331,7 +463,10 @@ export const tagsOf = {
     "PermissionError",
     "TooManyOpenFilesError",
     "FileNotFoundError",
-    "OSError"
+    "OSError",
+    "SSLError",
+    "SSLCertVerificationError",
+    "SSLEOFError"
   ],
   listen: [
     "AddressInUseError",
@@ -340,11 +475,31 @@ export const tagsOf = {
     "PermissionError",
     "TooManyOpenFilesError",
     "FileNotFoundError",
-    "OSError"
+    "OSError",
+    "SSLError"
   ],
-  accept: ["TooManyOpenFilesError", "ConnectionAbortedError", "OSError"],
-  read: ["ConnectionResetError", "ConnectionAbortedError", "TimeoutError", "OSError"],
-  write: ["BrokenPipeError", "ConnectionResetError", "ConnectionAbortedError", "TimeoutError", "OSError"]
+  accept: [
+    "TooManyOpenFilesError",
+    "ConnectionAbortedError",
+    "OSError",
+    "ConnectionResetError",
+    "TimeoutError",
+    "SSLError",
+    "SSLCertVerificationError",
+    "SSLEOFError"
+  ],
+  read: ["ConnectionResetError", "ConnectionAbortedError", "TimeoutError", "OSError", "SSLError"],
+  write: ["BrokenPipeError", "ConnectionResetError", "ConnectionAbortedError", "TimeoutError", "OSError", "SSLError"],
+  handshake: [
+    "ConnectionResetError",
+    "ConnectionAbortedError",
+    "BrokenPipeError",
+    "TimeoutError",
+    "OSError",
+    "SSLError",
+    "SSLCertVerificationError",
+    "SSLEOFError"
+  ]
 } as const satisfies Record<string, ReadonlyArray<Tag>>
 
 /**
@@ -359,6 +514,27 @@ export const connectionTags = [
   "ConnectionRefusedError",
   "ConnectionResetError"
 ] as const satisfies ReadonlyArray<Tag>
+
+/**
+ * The tags of Python's `ssl.SSLError` family.
+ *
+ * @since 0.2.0
+ * @category families
+ */
+export const sslTags = [
+  "SSLError",
+  "SSLCertVerificationError",
+  "SSLZeroReturnError",
+  "SSLEOFError"
+] as const satisfies ReadonlyArray<Tag>
+
+/**
+ * Python's `ssl.SSLError` family: every TLS failure.
+ *
+ * @since 0.2.0
+ * @category families
+ */
+export type SSLErrorFamily = Instance<(typeof sslTags)[number]>
 
 /**
  * Python's `ConnectionError` family.
@@ -409,6 +585,16 @@ export type AcceptError = Instance<(typeof tagsOf.accept)[number]>
 export type ReadError = Instance<(typeof tagsOf.read)[number]>
 
 /**
+ * What a TLS handshake can fail with (`Tls.startTls`; `connect` and `accept` of TLS connections include
+ * these): the peer's certificate, its alerts, its FIN (`SSLEOFError`) or reset, the handshake timeout
+ * (`TimeoutError`), or a connection already closed.
+ *
+ * @since 0.2.0
+ * @category operations
+ */
+export type HandshakeError = Instance<(typeof tagsOf.handshake)[number]>
+
+/**
  * What writing to a connection can fail with. `TimeoutError`: the idle timeout
  * closed a connection whose peer stopped reading while a write waited.
  *
@@ -417,7 +603,10 @@ export type ReadError = Instance<(typeof tagsOf.read)[number]>
  */
 export type WriteError = Instance<(typeof tagsOf.write)[number]>
 
-const tagOfCode: Record<string, Tag> = {
+/** The tags an errno maps to: every one but the SSL family's, which carry more than an errno. */
+type ErrnoTag = Exclude<Tag, (typeof sslTags)[number]>
+
+const tagOfCode: Record<string, ErrnoTag> = {
   EPIPE: "BrokenPipeError",
   ESHUTDOWN: "BrokenPipeError",
   ECONNABORTED: "ConnectionAbortedError",
@@ -492,7 +681,7 @@ export const fromCode = <const T extends Tag = Tag>(
   options?: { readonly errno?: number | undefined; readonly allowed?: ReadonlyArray<T> | undefined }
 ): Instance<T> | OSError => {
   const errno = errnoOf(code) ?? options?.errno ?? 0
-  const tag = tagOfCode[code] ?? "OSError"
+  const tag: ErrnoTag = tagOfCode[code] ?? "OSError"
   const allowed = options?.allowed
   const Class = allowed === undefined || (allowed as ReadonlyArray<Tag>).includes(tag) ? classes[tag] : OSError
   return new Class(props(code, errno, context)) as Instance<T> | OSError
@@ -534,3 +723,13 @@ const connectionTagSet: ReadonlySet<Tag> = new Set(connectionTags)
  * @category guards
  */
 export const isConnectionError = (u: unknown): u is ConnectionError => isOSError(u) && connectionTagSet.has(u._tag)
+
+const sslTagSet: ReadonlySet<Tag> = new Set(sslTags)
+
+/**
+ * Is this a TLS failure (Python's `isinstance(e, ssl.SSLError)`)?
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isSSLError = (u: unknown): u is SSLErrorFamily => isOSError(u) && sslTagSet.has(u._tag)

@@ -17,7 +17,8 @@ import type { Connection } from "./Connection.ts"
 import { FakeNetwork } from "./FakeNetwork.ts"
 import * as FakeTcp from "./internal/fake/index.ts"
 import * as NodeTcp from "./internal/node/index.ts"
-import type { AcceptError, ConnectError, ListenError } from "./OSError.ts"
+import type { AcceptError, ConnectError, HandshakeError, ListenError } from "./OSError.ts"
+import type { StartTlsOptions, TlsConnectOptions, TlsListenOptions } from "./Tls.ts"
 
 /**
  * Options that apply to every connection, made by `connect` or accepted by a server.
@@ -130,6 +131,15 @@ export interface TcpConnectOptions {
   readonly port: number
   /** The local address to connect from. */
   readonly localAddress?: string | undefined
+  /**
+   * TLS: `true` verifies the server against Node's default CAs and the host's name; options say more (see
+   * `Tls.TlsConnectOptions`). The connection is handed out once the handshake is done; a failed one fails
+   * the connect with an SSL error (`SSLCertVerificationError`, `SSLError`, `SSLEOFError`) or `TimeoutError`.
+   * Default: plain TCP. (Not over a Unix socket.)
+   *
+   * @since 0.2.0
+   */
+  readonly tls?: TlsConnectOptions | true | undefined
   readonly path?: undefined
 }
 
@@ -146,6 +156,7 @@ export interface UnixConnectOptions {
   readonly host?: undefined
   readonly port?: undefined
   readonly localAddress?: undefined
+  readonly tls?: undefined
 }
 
 /**
@@ -202,6 +213,15 @@ export interface TcpListenOptions {
    * `0.0.0.0`. Default `false`: on `::` IPv4 clients connect too, their addresses in IPv4 form.
    */
   readonly ipv6Only?: boolean | undefined
+  /**
+   * TLS: every connection is handed out (to `accept` or to `serve`'s handler) once its handshake is done. A
+   * failed handshake, or one slower than `handshakeTimeout`, is that connection's typed error: `accept`
+   * fails with it, `serve` logs it (with the connection's id and peer) and goes on. A certificate or key
+   * that cannot be used fails `listen` with `SSLError` before anything binds. Default: plain TCP.
+   *
+   * @since 0.2.0
+   */
+  readonly tls?: TlsListenOptions | undefined
   readonly path?: undefined
   readonly permissions?: undefined
 }
@@ -233,6 +253,7 @@ export interface UnixListenOptions {
   readonly port?: undefined
   readonly reusePort?: undefined
   readonly ipv6Only?: undefined
+  readonly tls?: undefined
 }
 
 /**
@@ -310,6 +331,11 @@ export interface Listen<R = never> {
 export class Tcp extends Context.Service<Tcp, {
   readonly connect: (options: ConnectOptions) => Effect.Effect<Connection, ConnectError, Scope.Scope>
   readonly listen: Listen
+  /** STARTTLS on an open connection of this layer: see `Tls.startTls`. */
+  readonly startTls: (
+    connection: Connection,
+    options: StartTlsOptions
+  ) => Effect.Effect<Connection, HandshakeError, Scope.Scope>
 }>()("@effect-tcp/socket/Tcp") {}
 
 /**

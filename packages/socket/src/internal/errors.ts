@@ -2,6 +2,7 @@
 // only the tags that operation can produce, and the same situation reads the
 // same on `layer` and `layerTest` (code, syscall, detail, address).
 import * as OSError from "../OSError.ts"
+import * as TlsErrors from "./tls/errors.ts"
 
 /**
  * The address an error names: the peer for a connection, the listener's own for a server; for a Unix
@@ -54,6 +55,15 @@ export const fromNode = <const Op extends Operation>(
   where: Where
 ): OSError.SocketError & { readonly _tag: (typeof OSError.tagsOf)[Op][number] } => {
   const { code, syscall } = (cause ?? {}) as { readonly code?: unknown; readonly syscall?: unknown }
+  // one of ours, which the fakes hand node:tls (fake/tls.ts): kept, with its detail, where the operation has it
+  const typed = (cause as { readonly cause?: unknown } | null)?.cause
+  if (OSError.isOSError(typed) && (OSError.tagsOf[operation] as ReadonlyArray<OSError.Tag>).includes(typed._tag)) {
+    return typed as never
+  }
+  if (TlsErrors.isTlsError(cause)) {
+    // node:tls's own (an alert, a record that does not decrypt): Python's ssl errors
+    return TlsErrors.fromNode(cause, { syscall: operation, ...where }, OSError.tagsOf[operation]) as never
+  }
   const deadPeer = code === "ETIMEDOUT" && (operation === "read" || operation === "write")
   return OSError.fromSystemError(
     cause,
@@ -82,6 +92,12 @@ export const byteLength = (path: string): number => Buffer.byteLength(path)
 
 export const connectTimedOut = (where: Where, millis: number): OSError.ConnectError =>
   connect("ETIMEDOUT", where, `connect timed out after ${seconds(millis)}`)
+
+/** A TLS handshake that took longer than its timeout. */
+export const handshakeTimedOut = (peer: Where, millis: number): OSError.TimeoutError =>
+  OSError.fromCode("ETIMEDOUT", context("handshake", peer, `TLS handshake timed out after ${seconds(millis)}`), {
+    allowed: ["TimeoutError"]
+  }) as OSError.TimeoutError
 
 /** What `accept` fails with once the server stopped accepting. */
 export const serverClosed = (address: Where): OSError.AcceptError => accept("EBADF", address, "server closed")

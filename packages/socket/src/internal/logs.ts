@@ -36,3 +36,10 @@ export const handlerFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void>
 /** An accept error: the server keeps serving. */
 export const acceptFailure = (error: OSError.AcceptError, listener: string): Effect.Effect<void> =>
   Effect.logWarning("Accept failed").pipe(Effect.annotateLogs({ ...annotationsOf(error), listener }))
+
+/** A TLS handshake that failed on a server: that connection's error, with its id and peer; the server goes on. */
+export const handshakeFailure = (
+  error: OSError.SocketError,
+  connection: { readonly connectionId: number; readonly peer: string }
+): Effect.Effect<void> =>
+  Effect.logWarning("TLS handshake failed").pipe(Effect.annotateLogs({ ...annotationsOf(error), ...connection }))

@@ -101,6 +101,10 @@ const invalidSetting = (settings: SocketSettings): string | undefined => {
   return DeadPeers.invalid(settings)
 }
 
+/** TLS is offered over TCP only: the types say so, and a caller that gets past them is told. */
+const noTlsOverUnix = (options: { readonly tls?: unknown }): string | undefined =>
+  options.tls === undefined ? undefined : "tls is not offered over a Unix socket (TCP only)"
+
 const resolveSettings = (settings: SocketSettings): Settings => {
   const readLimit = settings.readLimit ?? defaults.readLimit
   return {
@@ -121,7 +125,7 @@ export const connect = (options: ConnectOptions): Effect.Effect<Connect, OSError
     const host = unbracketed(options.host ?? defaults.host)
     const port = options.port ?? 0
     if (path !== undefined) {
-      const failed = UnixPath.check("connect", path, options, invalidSetting(options))
+      const failed = UnixPath.check("connect", path, options, invalidSetting(options) ?? noTlsOverUnix(options))
       if (failed !== undefined) return Effect.fail(failed)
     } else {
       const invalid = !isWhole(port, 0, 65535) ? `port must be from 0 to 65535, not ${port}` : invalidSetting(options)
@@ -156,7 +160,7 @@ export const listen = (options: ListenOptions = {}): Effect.Effect<Listen, OSErr
       ? `maxConnections must be a whole number from 1, not ${maxConnections}`
       : invalidSetting(options)
     if (path !== undefined) {
-      const failed = UnixPath.check("listen", path, options, invalid)
+      const failed = UnixPath.check("listen", path, options, invalid ?? noTlsOverUnix(options))
       if (failed !== undefined) return Effect.fail(failed)
     } else if (invalid !== undefined) {
       return Effect.fail(Errors.invalid("listen", { host, port }, invalid))

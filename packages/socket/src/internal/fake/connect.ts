@@ -1,14 +1,18 @@
 // `connect`: the handshake that pairs a client end with a server end on one
-// link, and hands the server end to the listener.
+// link, and hands the server end to the listener; then, for TLS, the TLS
+// handshake over it (tls.ts), outside the connect's timeout, as on Node.
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { Address } from "../../Address.ts"
 import * as Addresses from "../../Address.ts"
+import type { Connection } from "../../Connection.ts"
+import * as OSError from "../../OSError.ts"
 import type { ConnectOptions } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
 import * as Settings from "../settings.ts"
+import * as TlsOptions from "../tls/options.ts"
 import { watch } from "./deadPeers.ts"
-import { Endpoint, shutEffect, toConnection } from "./endpoint.ts"
+import { closeEffect, Endpoint, toConnection } from "./endpoint.ts"
 import {
   addressOf,
   allocatePort,
@@ -21,6 +25,7 @@ import {
 } from "./hosts.ts"
 import { arrive, type Listener } from "./listener.ts"
 import type { Network } from "./network.ts"
+import * as FakeTls from "./tls.ts"
 import * as Unix from "./unix.ts"
 import { abortLink, Link, logEvent } from "./wire.ts"
 
@@ -82,8 +87,9 @@ export const makeConnect = (network: Network) =>
   Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
     const request = yield* Settings.connect(options)
     // Errors name the host as asked, as Node's do; addresses are the resolved ones.
-    const { host, path, timeoutMillis, where } = request
+    const { host, path, port, timeoutMillis, where } = request
     if (path === undefined && isInvalidHost(host)) return yield* Effect.fail(notFound(host))
+    const tls = options.tls === undefined ? undefined : yield* TlsOptions.client(options.tls, host, port)
     const resolved = resolveHost(host)
     const attempt = Effect.gen(function*() {
       if (network.latency > 0) yield* Effect.sleep(network.latency)
@@ -92,21 +98,23 @@ export const makeConnect = (network: Network) =>
           Effect.suspend(() =>
             path !== undefined ? connectUnix(network, request, path, now) : connectInet(network, request, resolved, now)
           )),
-        (client) =>
-          shutEffect(network, client, "close")
+        (client, exit) =>
+          closeEffect(network, client, exit)
       )
       const watching = watch(network, client, request.idleTimeoutMillis)
       if (watching !== undefined) {
         yield* Effect.forkScoped(watching)
       }
-      return toConnection(network, client)
+      return client
     })
-    if (timeoutMillis === undefined) {
-      return yield* attempt
-    }
-    return yield* Effect.timeoutOrElse(attempt, {
+    const client = timeoutMillis === undefined ? yield* attempt : yield* Effect.timeoutOrElse(attempt, {
       duration: timeoutMillis,
       orElse: () =>
         Effect.fail(Errors.connectTimedOut(where, timeoutMillis))
     })
+    if (tls === undefined) return toConnection(network, client)
+    return yield* (FakeTls.secure(network, client, tls, OSError.tagsOf.connect) as Effect.Effect<
+      Connection,
+      OSError.ConnectError
+    >)
   })

@@ -9,10 +9,14 @@
 // one's own end ECONNABORTED. Closing never waits for a flush (`closeTimeout`
 // has nothing to wait for): a write completes only once its bytes are on the
 // wire, which delivers them before the close's FIN.
+//
+// TLS (tls.ts) runs node:tls over this end's own reads and writes; its
+// connection is then `tls`, and STARTTLS marks the plain one `upgraded`.
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type { Address } from "../../Address.ts"
@@ -23,6 +27,7 @@ import type { SocketOptions } from "../../SocketOptions.ts"
 import { hasUserTimeout } from "../deadPeers.ts"
 import * as Errors from "../errors.ts"
 import { nextConnectionId } from "../ids.ts"
+import type { NodeConnection } from "../node/connection.ts"
 import type * as Settings from "../settings.ts"
 import type { Network } from "./network.ts"
 import { abortLink, Flow, type Link, nextDue, send, settle, waitChange } from "./wire.ts"
@@ -92,6 +97,10 @@ export class Endpoint {
   get where(): Errors.Where {
     return this.link.unix ? (this.accepted ? this.local : this.remote) : this.remote
   }
+  /** The TLS connection over this end, once its handshake is done. */
+  tls: NodeConnection | undefined = undefined
+  /** STARTTLS took this end's wire: its plain connection must not be read or written. */
+  upgraded = false
   constructor(options: Pick<Endpoint, "link" | "local" | "remote" | "settings" | "accepted" | "reusePort">) {
     this.link = options.link
     this.local = options.local
@@ -177,7 +186,7 @@ const awaitRoom = (network: Network, endpoint: Endpoint, now: number): Effect.Ef
   return waitChange(link, link.version, now, nextDue(network, link))
 }
 
-const makeWrite = (network: Network, endpoint: Endpoint) =>
+export const makeWrite = (network: Network, endpoint: Endpoint) =>
   Effect.fnUntraced(function*(data: Uint8Array | string) {
     // On the wire, as from Node's socket, a string is its UTF-8 bytes.
     const bytes = typeof data === "string" ? encoder.encode(data) : data
@@ -209,6 +218,14 @@ const makeWrite = (network: Network, endpoint: Endpoint) =>
     }
   })
 
+/** After STARTTLS the plain connection's reads and writes are a defect: its wire speaks TLS. */
+const upgradedDefect = (endpoint: Endpoint) =>
+  Effect.die(
+    new Error(
+      `Connection ${endpoint.id} was upgraded to TLS by startTls: read and write the connection startTls returned`
+    )
+  )
+
 const secondReader = (endpoint: Endpoint) =>
   Effect.die(
     new Error(
@@ -229,8 +246,9 @@ const awaitBytes = (network: Network, endpoint: Endpoint, now: number): Effect.E
 }
 
 // Everything buffered in one batch: at most the readLimit, which bounds what the flow holds.
-const makePull = (network: Network, endpoint: Endpoint) =>
+export const makePull = (network: Network, endpoint: Endpoint, plain = false) =>
   Effect.gen(function*() {
+    if (plain && endpoint.upgraded) return yield* upgradedDefect(endpoint)
     if (endpoint.reading) return yield* secondReader(endpoint)
     const link = endpoint.link
     const inbound = endpoint.inbound
@@ -252,7 +270,7 @@ const makePull = (network: Network, endpoint: Endpoint) =>
   })
 
 /** Half-close: a FIN after what was written. */
-const makeEnd = (network: Network, endpoint: Endpoint): Effect.Effect<void, OSError.WriteError> =>
+export const makeEnd = (network: Network, endpoint: Endpoint): Effect.Effect<void, OSError.WriteError> =>
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
     Effect.suspend(() => {
       if (endpoint.ended) return Effect.void
@@ -266,7 +284,7 @@ const makeEnd = (network: Network, endpoint: Endpoint): Effect.Effect<void, OSEr
 
 const asKernelReports = (size: number) => kernelDoubles ? size * 2 : size
 
-const optionsOf = (endpoint: Endpoint): SocketOptions => {
+export const optionsOf = (endpoint: Endpoint): SocketOptions => {
   const { keepAlive, noDelay, receiveBufferSize, sendBufferSize, userTimeoutMillis } = endpoint.settings
   if (endpoint.link.unix) {
     // as the Node layer reports a Unix socket: its buffers; TCP's options do not apply
@@ -298,32 +316,52 @@ const optionsOf = (endpoint: Endpoint): SocketOptions => {
   }
 }
 
-/** The endpoint's `Connection`, made once. */
-export const toConnection = (network: Network, endpoint: Endpoint): Connection => {
-  if (endpoint.connection !== undefined) return endpoint.connection
+/** Writes a batch, as Node writes it in one go: after the peer's close one is taken, its RST fails the next. */
+export const makeWriteAll = (network: Network, endpoint: Endpoint) => {
   const write = makeWrite(network, endpoint)
-  // One write (a batch, as Node writes it in one go) after the peer's close is taken; its RST fails the next.
   const answer = Effect.sync(() => {
     if (endpoint.inbound.closeArrived) endpoint.answeredByReset = true
   })
-  const writeAll = (chunks: ReadonlyArray<Uint8Array | string>) =>
+  return (chunks: ReadonlyArray<Uint8Array | string>) =>
     Effect.ensuring(Effect.forEach(chunks, write, { discard: true }), answer)
-  const pull = makePull(network, endpoint)
+}
+
+/** The plain connection each endpoint offers, by connection: what STARTTLS upgrades. */
+export const endpointOf = new WeakMap<Connection, Endpoint>()
+
+/** The scope's close: a TLS connection's own close (close_notify, then FIN), then the end's. */
+export const closeEffect = (network: Network, endpoint: Endpoint, exit: Exit.Exit<unknown, unknown>) =>
+  Effect.andThen(
+    Effect.suspend(() => endpoint.tls === undefined ? Effect.void : endpoint.tls.close(exit)),
+    shutEffect(network, endpoint, "close")
+  )
+
+/** The endpoint's `Connection`, made once. */
+export const toConnection = (network: Network, endpoint: Endpoint): Connection => {
+  if (endpoint.connection !== undefined) return endpoint.connection
+  const writeBatch = makeWriteAll(network, endpoint)
+  // checked as the write is made, not in an effect of its own: no yield between a copy's read and its write
+  const writeAll = (chunks: ReadonlyArray<Uint8Array | string>) =>
+    endpoint.upgraded ? upgradedDefect(endpoint) : writeBatch(chunks)
+  const pull = makePull(network, endpoint, true)
+  const end = makeEnd(network, endpoint)
   const connection: Connection = {
     id: endpoint.id,
     remoteAddress: endpoint.remote,
     localAddress: endpoint.local,
     stream: Stream.fromPull(Effect.succeed(pull)),
-    write: (data) => Effect.ensuring(write(data), answer),
+    write: (data) => writeAll([data]),
     writeAll,
     sink: Sink.forEachArray(writeAll),
     copyTo: (destination) => copy(connection, destination),
-    end: makeEnd(network, endpoint),
+    end: Effect.suspend(() => endpoint.upgraded ? upgradedDefect(endpoint) : end),
     reset: shutEffect(network, endpoint, "reset"),
     options: Effect.sync(() => optionsOf(endpoint)),
     bytesRead: Effect.sync(() => endpoint.inbound.received),
-    bytesWritten: Effect.sync(() => endpoint.bytesWritten)
+    bytesWritten: Effect.sync(() => endpoint.bytesWritten),
+    tls: undefined
   }
   endpoint.connection = connection
+  endpointOf.set(connection, endpoint)
   return connection
 }

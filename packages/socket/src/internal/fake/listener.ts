@@ -3,6 +3,10 @@
 // running `serve`, watches accepted ends (deadPeers.ts), and shuts down: it
 // stops accepting at once, lets handlers finish within the grace period,
 // then interrupts them and closes every connection it accepted.
+//
+// TLS: an arriving end is handed out once its handshake is done (a fiber in the
+// listener's scope, tls.ts), as on Node: a failed handshake fails a waiting
+// `accept`, or is logged with the connection's id and peer.
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -11,15 +15,17 @@ import * as Scope from "effect/Scope"
 import type { Address } from "../../Address.ts"
 import * as Addresses from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
-import type * as OSError from "../../OSError.ts"
+import * as OSError from "../../OSError.ts"
 import type { ListenOptions, Server, ServerStats } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
 import * as Logs from "../logs.ts"
 import * as Settings from "../settings.ts"
+import * as TlsOptions from "../tls/options.ts"
 import { watch } from "./deadPeers.ts"
-import { type Endpoint, shut, shutEffect, toConnection } from "./endpoint.ts"
+import { closeEffect, type Endpoint, shut, toConnection } from "./endpoint.ts"
 import { addressOf, allocatePort, isInvalidHost, notFound, portTaken, resolveHost } from "./hosts.ts"
 import type { Network } from "./network.ts"
+import * as FakeTls from "./tls.ts"
 import * as Unix from "./unix.ts"
 import { Signal, waitChange } from "./wire.ts"
 
@@ -42,17 +48,23 @@ export class Listener extends Signal {
   readonly handlers: FiberSet.FiberSet<unknown, unknown>
   accepted = 0
   rejected = 0
+  readonly tls: TlsOptions.Server | undefined
+  /** `accept` calls waiting now, and the failed handshakes handed to them. */
+  accepting = 0
+  readonly failures: Array<OSError.AcceptError> = []
   constructor(
     address: Address,
     options: Settings.Listen,
     scope: Scope.Closeable,
-    handlers: FiberSet.FiberSet<unknown, unknown>
+    handlers: FiberSet.FiberSet<unknown, unknown>,
+    tls: TlsOptions.Server | undefined
   ) {
     super()
     this.address = address
     this.options = options
     this.scope = scope
     this.handlers = handlers
+    this.tls = tls
   }
 }
 
@@ -74,22 +86,51 @@ export const arrive = (network: Network, listener: Listener, endpoint: Endpoint,
     listener.live.delete(endpoint)
     listener.bump()
   })
+  const tls = listener.tls
+  if (tls === undefined) deliver(listener, endpoint)
+  const handshake = tls === undefined
+    ? Effect.void
+    : Effect.asVoid(Effect.forkIn(secure(network, listener, endpoint, tls), listener.scope))
+  const watching = watch(network, endpoint, idleTimeoutMillis)
+  return watching === undefined ? handshake : Effect.andThen(handshake, Effect.forkIn(watching, listener.scope))
+}
+
+/** A connection ready to be handed out: a running `serve` takes it, or it waits for `accept`. */
+const deliver = (listener: Listener, endpoint: Endpoint): void => {
   if (listener.serving.length > 0) {
     listener.serving[listener.turn++ % listener.serving.length]!(endpoint)
   } else {
     listener.pending.push(endpoint)
     listener.bump()
   }
-  const watching = watch(network, endpoint, idleTimeoutMillis)
-  return watching === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(watching, listener.scope))
 }
+
+/** TLS: the handshake, then the connection is handed out; a failed one is its error. */
+const secure = (network: Network, listener: Listener, endpoint: Endpoint, tls: TlsOptions.Server) =>
+  FakeTls.secure(network, endpoint, tls, OSError.tagsOf.accept).pipe(
+    Effect.matchEffect({
+      onSuccess: (connection) =>
+        Effect.sync(() => {
+          endpoint.connection = connection
+          if (listener.phase === "listening") deliver(listener, endpoint)
+        }),
+      onFailure: (error) => {
+        if (listener.phase !== "listening") return Effect.void
+        if (listener.accepting > listener.failures.length) {
+          listener.failures.push(error as OSError.AcceptError)
+          return Effect.sync(() => listener.bump())
+        }
+        return Logs.handshakeFailure(error, { connectionId: endpoint.id, peer: Addresses.format(endpoint.remote) })
+      }
+    })
+  )
 
 /** Waits until the listener has a connection queued (`true`), or stopped accepting (`false`). */
 const awaitPending = (listener: Listener): Effect.Effect<boolean> =>
   Effect.gen(function*() {
     while (true) {
       if (listener.phase !== "listening") return false
-      if (listener.pending.length > 0) return true
+      if (listener.pending.length > 0 || listener.failures.length > 0) return true
       yield* waitChange(listener, listener.version, 0, undefined)
     }
   })
@@ -98,10 +139,17 @@ const makeAccept = (network: Network, listener: Listener): Server["accept"] =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       while (true) {
-        if (!(yield* restore(awaitPending(listener)))) return yield* Effect.fail(Errors.serverClosed(listener.address))
+        listener.accepting++
+        const ready = yield* Effect.ensuring(
+          restore(awaitPending(listener)),
+          Effect.sync(() => listener.accepting--)
+        )
+        if (!ready) return yield* Effect.fail(Errors.serverClosed(listener.address))
+        const failure = listener.failures.shift()
+        if (failure !== undefined) return yield* Effect.fail(failure)
         const endpoint = listener.pending.shift()
         if (endpoint === undefined) continue
-        yield* Effect.addFinalizer(() => shutEffect(network, endpoint, "close"))
+        yield* Effect.addFinalizer((exit) => closeEffect(network, endpoint, exit))
         return toConnection(network, endpoint)
       }
     })
@@ -114,7 +162,7 @@ const handle = <E, R>(
   handler: (connection: Connection) => Effect.Effect<unknown, E, R>
 ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
   const connection = toConnection(network, endpoint)
-  return Effect.addFinalizer(() => shutEffect(network, endpoint, "close")).pipe(
+  return Effect.addFinalizer((exit) => closeEffect(network, endpoint, exit)).pipe(
     Effect.andThen(Effect.suspend(() => handler(connection))),
     Effect.scoped,
     Effect.catchCause(Logs.handlerFailure),
@@ -209,6 +257,7 @@ export const makeListen = (network: Network) =>
     const request = yield* Settings.listen(options)
     const asked = request.host
     if (request.path === undefined && isInvalidHost(asked)) return yield* Effect.fail(notFound(asked))
+    const tls = options.tls === undefined ? undefined : yield* TlsOptions.server(options.tls, asked, request.port)
     const host = resolveHost(asked)
     const listener = yield* Effect.acquireRelease(
       Effect.gen(function*() {
@@ -216,7 +265,7 @@ export const makeListen = (network: Network) =>
         if (!("family" in address)) return yield* Effect.fail(address)
         const scope = yield* Scope.make()
         const handlers = yield* FiberSet.make<unknown, unknown>().pipe(Scope.provide(scope))
-        const listener = new Listener(address, request, scope, handlers)
+        const listener = new Listener(address, request, scope, handlers, tls)
         if (address.family === "Unix") Unix.register(network, address.path, listener, request.permissions)
         else network.listeners.push(listener)
         return listener

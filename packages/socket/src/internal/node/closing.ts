@@ -2,6 +2,8 @@
 // scope runs. Nothing a peer was sent is dropped silently: a close flushes what
 // Node holds within `closeTimeout`, and past it (or on interruption) resets, so
 // the peer sees `ConnectionResetError` rather than a clean end after lost bytes.
+// A TLS connection closes as `end` does (close_notify, then FIN) before its
+// socket is destroyed, within the same `closeTimeout`.
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Net from "node:net"
@@ -24,6 +26,10 @@ export const reset = (socket: Net.Socket): void => {
   } catch {
     socket.destroy()
   }
+}
+
+function resetConnection(connection: NodeConnection): void {
+  connection.resetNow()
 }
 
 /** The socket closed: a flush no longer waits. */
@@ -58,14 +64,17 @@ export const end = (connection: NodeConnection): Effect.Effect<void, OSError.Wri
 /**
  * Starts closing. Nothing of ours waiting in Node's buffer: at once (the kernel flushes its own).
  * Otherwise once Node has flushed, within `closeTimeout`; past it, or on interruption, with a reset.
+ * TLS: once its close_notify and FIN are out (unless an `end` sent them already), in the same way.
  */
 export const shut = (connection: NodeConnection, interrupted: boolean): void => {
   const socket = connection.socket
   if (connection.closed || socket.destroyed) return
-  if (socket.writableLength === 0) return void socket.destroy()
+  if (socket.writableLength === 0 && (connection.secure === undefined || socket.writableFinished)) {
+    return void socket.destroy()
+  }
   const wait = connection.settings.closeTimeoutMillis
-  if (interrupted || wait === 0) return reset(socket)
-  connection.flushTimer ??= setTimeout(reset, wait, socket)
+  if (interrupted || wait === 0) return connection.resetNow()
+  connection.flushTimer ??= setTimeout(resetConnection, wait, connection)
   socket.on("finish", onFinishThenDestroy)
   if (!socket.writableEnded) socket.end()
 }

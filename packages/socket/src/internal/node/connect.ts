@@ -1,18 +1,22 @@
 // `Tcp.connect` on node:net: the connection is owned by the caller's scope from
 // the moment it exists, and a connect that fails, times out or is interrupted
-// reports only once its handle is gone.
+// reports only once its handle is gone. TLS: the connection is made once the
+// handshake after the TCP connect is done (tls.ts); a failed one reports as
+// the connect's error, once the socket is closed.
 import * as Effect from "effect/Effect"
 import * as Net from "node:net"
 import type { Connection } from "../../Connection.ts"
-import type * as OSError from "../../OSError.ts"
+import * as OSError from "../../OSError.ts"
 import type { ConnectOptions } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
 import * as Settings from "../settings.ts"
+import * as TlsOptions from "../tls/options.ts"
 import * as ClientIdle from "./clientIdle.ts"
 import * as Closing from "./closing.ts"
 import { NodeConnection } from "./connection.ts"
 import * as DeadPeers from "./deadPeers.ts"
 import * as Socket from "./socket.ts"
+import * as NodeTls from "./tls.ts"
 import * as Unix from "./unix.ts"
 
 export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOptions) {
@@ -22,6 +26,7 @@ export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOption
   const unsupported = Socket.bufferSizesUnsupported(settings) ??
     (path === undefined ? DeadPeers.unsupported(settings) : undefined)
   if (unsupported !== undefined) return yield* Effect.fail(Errors.unsupported("connect", where, unsupported))
+  const tls = options.tls === undefined ? undefined : yield* TlsOptions.client(options.tls, host, port)
   let connection: NodeConnection | undefined
   const unix = path === undefined ? undefined : Unix.clientEnds(path)
   // The finalizer comes first, so no interruption can leave an open socket unowned.
@@ -29,6 +34,7 @@ export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOption
   return yield* Effect.callback<Connection, OSError.ConnectError>((resume) => {
     let error: OSError.ConnectError | undefined
     let cancelled: (() => void) | undefined
+    let abortHandshake: ((error: OSError.SocketError) => void) | undefined
     const socket = Net.createConnection({
       // a Duplex option net.Socket passes on (@types/node leaves it out)
       ...({ writableHighWaterMark: settings.writeBufferSize } as {}),
@@ -62,12 +68,21 @@ export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOption
         return Closing.reset(socket)
       }
       cleanup()
+      if (tls !== undefined) {
+        return void (abortHandshake = NodeTls.handshake(socket, tls, settings, allowed, NodeTls.newId(), secured))
+      }
       const idle = idleTimeoutMillis === undefined ? undefined : ClientIdle.watch(idleTimeoutMillis, socket)
       connection = new NodeConnection(socket, settings, idle?.idle, idle?.forget, unix)
       // a client's own address (its ephemeral port) is worth keeping: read both now, while the kernel has them
       void connection.localAddress
       Socket.rememberPeer(socket)
       resume(Effect.succeed(connection))
+    }
+    function secured(outcome: NodeTls.Outcome) {
+      if (cancelled !== undefined) return cancelled()
+      if (!("socket" in outcome)) return resume(Effect.fail(outcome as OSError.ConnectError))
+      const idle = idleTimeoutMillis === undefined ? undefined : ClientIdle.watch(idleTimeoutMillis, socket)
+      resume(Effect.succeed(connection = NodeTls.connectionOf(outcome, settings, idle?.idle, idle?.forget)))
     }
     function onError(cause: Error) {
       error ??= Errors.fromNode("connect", cause, where)
@@ -85,7 +100,10 @@ export const connect = Effect.fn("Tcp.connect")(function*(options: ConnectOption
     return Effect.callback<void>((resumeCancel) => {
       cancelled = () => resumeCancel(Effect.void)
       if (timer !== undefined) clearTimeout(timer)
-      socket.destroy()
+      if (abortHandshake !== undefined) abortHandshake(Errors.connect("ECONNABORTED", where))
+      else socket.destroy()
     })
   })
 })
+
+const allowed = OSError.tagsOf.connect

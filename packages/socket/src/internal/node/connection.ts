@@ -13,6 +13,12 @@
 //
 // Writing: `socket.write` returning true costs nothing more; false suspends the
 // writer until 'drain'. Closing: see closing.ts.
+//
+// TLS (see tls.ts): the socket is a `tls.TLSSocket` (a `net.Socket`, read and
+// written as any), and `secure` holds what the handshake agreed and the
+// transport under it (the TCP socket, or a fake wire), which answers for the
+// addresses, options and reset. STARTTLS hands a plain connection's socket to a
+// new TLS connection: the plain one is `upgraded`, and only closes.
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -27,6 +33,7 @@ import type { Connection } from "../../Connection.ts"
 import { copy } from "../../Connection.ts"
 import type * as OSError from "../../OSError.ts"
 import type { SocketOptions } from "../../SocketOptions.ts"
+import type { TlsInfo } from "../../Tls.ts"
 import * as Errors from "../errors.ts"
 import { nextConnectionId } from "../ids.ts"
 import * as ReadInto from "../readInto.ts"
@@ -57,11 +64,32 @@ const ownBufferAfter = 64 * 1024
 /** What waits for a socket's 'drain': a suspended write, or a copy into it. */
 type DrainWaiter = Resume<void, OSError.WriteError> | Copy
 
+/** What lies under a TLS socket: the kernel's TCP socket, or a fake wire. */
+export interface Transport {
+  readonly remoteAddress: Address
+  readonly localAddress: Address
+  /** An RST. */
+  readonly reset: () => void
+  readonly options: () => SocketOptions
+}
+
+/** What a TLS connection has beside its socket. */
+export interface Secure {
+  readonly info: TlsInfo
+  readonly transport: Transport
+  /** The id it goes by: the plain connection's it continues (STARTTLS), or one its handshake was logged with. */
+  readonly id: number
+}
+
 /** The Node implementation of `Connection`. */
 export class NodeConnection implements Connection, Socket.Owner {
-  readonly id = nextConnectionId()
+  readonly id: number
   readonly socket: Net.Socket
   readonly settings: Settings.Settings
+  /** TLS: what the handshake agreed, and the transport under the socket. */
+  readonly secure: Secure | undefined
+  /** STARTTLS took this plain connection's socket: the TLS connection that has it now. */
+  upgraded: NodeConnection | undefined = undefined
   // read side
   queue: Array<Uint8Array> | undefined = undefined
   queued = 0
@@ -111,11 +139,16 @@ export class NodeConnection implements Connection, Socket.Owner {
     settings: Settings.Settings,
     idle?: IdleSweep | undefined,
     forget?: ((socket: Net.Socket) => void) | undefined,
-    unix?: Unix.Ends | undefined
+    unix?: Unix.Ends | undefined,
+    secure?: Secure | undefined
   ) {
+    this.id = secure === undefined ? nextConnectionId() : secure.id
     this.socket = socket
     this.settings = settings
     this.unix = unix
+    this.secure = secure
+    // node:tls decrypts into buffers of its own: static-buffer reads are not for TLS sockets
+    this.triedOwnBuffer = secure !== undefined
     this.idle = idle
     this.activeAt = idle === undefined ? 0 : idle.now
     this.forget = forget
@@ -131,6 +164,7 @@ export class NodeConnection implements Connection, Socket.Owner {
   // kept a second time for every idle connection.
   get remoteAddress(): Address {
     if (this.unix !== undefined) return this.unix.remote
+    if (this.secure !== undefined) return this.secure.transport.remoteAddress
     const socket = this.socket
     return Socket.toAddress(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
   }
@@ -138,6 +172,7 @@ export class NodeConnection implements Connection, Socket.Owner {
   // Unlike the peer's, Node forgets the socket's own address once its handle is gone: this one is kept.
   get localAddress(): Address {
     if (this.unix !== undefined) return this.unix.local
+    if (this.secure !== undefined) return this.secure.transport.localAddress
     const socket = this.socket
     return this.local ??= Socket.toAddress(socket.localAddress, socket.localPort, socket.localFamily)
   }
@@ -352,7 +387,8 @@ export class NodeConnection implements Connection, Socket.Owner {
 
   /** A read's registration: settled at once, or left waiting with a canceller. */
   private read(resume: ReadWaiter, target: ReadInto.Target | undefined): Effect.Effect<void> | undefined {
-    if (this.queue !== undefined) deliver(resume, target, this.take())
+    if (this.upgraded !== undefined) resume(Effect.die(upgradedDefect(this.id)))
+    else if (this.queue !== undefined) deliver(resume, target, this.take())
     else if (this.readError !== undefined) resume(Effect.fail(this.readError))
     else if (this.eof) deliver(resume, target, undefined)
     // asyncio raises here too: two readers would each get some of the bytes, in no order anyone chose
@@ -395,6 +431,7 @@ export class NodeConnection implements Connection, Socket.Owner {
    * string as UTF-8 itself: bytes cost no conversion, a string no copy of ours.
    */
   writeNow(chunks: ReadonlyArray<Uint8Array | string>): Effect.Effect<void, OSError.WriteError> {
+    if (this.upgraded !== undefined) return Effect.die(upgradedDefect(this.id))
     if (chunks.length === 0) return voidResult
     const error = this.unwritable()
     if (error !== undefined) return Effect.fail(error)
@@ -438,11 +475,28 @@ export class NodeConnection implements Connection, Socket.Owner {
   }
 
   get reset(): Effect.Effect<void> {
-    return Effect.sync(() => Closing.reset(this.socket))
+    return Effect.sync(() => this.resetNow())
+  }
+
+  /** An RST, on the TCP socket (or fake wire) under a TLS one. */
+  resetNow(): void {
+    if (this.upgraded !== undefined) return this.upgraded.resetNow()
+    if (this.secure !== undefined) return this.secure.transport.reset()
+    Closing.reset(this.socket)
   }
 
   get options(): Effect.Effect<SocketOptions> {
-    return Effect.sync(() => this.unix !== undefined ? Unix.options(this.socket) : Sockopt.read(this.socket))
+    return Effect.sync(() =>
+      this.unix !== undefined
+        ? Unix.options(this.socket)
+        : this.secure !== undefined
+        ? this.secure.transport.options()
+        : Sockopt.read(this.socket)
+    )
+  }
+
+  get tls(): TlsInfo | undefined {
+    return this.secure?.info
   }
 
   get bytesRead(): Effect.Effect<number> {
@@ -467,11 +521,12 @@ export class NodeConnection implements Connection, Socket.Owner {
   // --- closing (see closing.ts) -----------------------------------------------
 
   shut(interrupted: boolean): void {
+    if (this.upgraded !== undefined) return this.upgraded.shut(interrupted)
     Closing.shut(this, interrupted)
   }
 
   close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
-    return Closing.close(this, exit)
+    return this.upgraded !== undefined ? this.upgraded.close(exit) : Closing.close(this, exit)
   }
 }
 
@@ -482,6 +537,10 @@ const deliver = (resume: ReadWaiter, target: ReadInto.Target | undefined, batch:
   else target.push(batch)
   resume(voidResult)
 }
+
+/** Using a plain connection after STARTTLS is a bug in the program: its socket speaks TLS now. */
+const upgradedDefect = (id: number): Error =>
+  new Error(`Connection ${id} was upgraded to TLS by startTls: read and write the connection startTls returned`)
 
 /** A second reader is a bug in the program, not a network event: a defect that says what happened. */
 const secondReader = (id: number): Error =>

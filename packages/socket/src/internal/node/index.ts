@@ -3,8 +3,10 @@ import * as Effect from "effect/Effect"
 import type { Tcp } from "../../Tcp.ts"
 import { connect } from "./connect.ts"
 import { listen } from "./listener.ts"
+import { startTls } from "./tls.ts"
 
 export const make: Effect.Effect<Tcp["Service"]> = Effect.succeed({
   connect,
-  listen: ((options) => listen(options)) as Tcp["Service"]["listen"]
+  listen: ((options) => listen(options)) as Tcp["Service"]["listen"],
+  startTls
 })

@@ -7,6 +7,11 @@
 // by a running `serve` at once, or queued for `accept`. stopped: the listening
 // socket is closing, new connections are refused, handlers drain within the
 // grace period. closed: Node's server handle is gone.
+//
+// TLS: an accepted socket is handed out once its handshake is done (tls.ts);
+// until then it is live (counted, closed at shutdown) but in no queue. A failed
+// handshake is that connection's error: a waiting `accept` fails with it,
+// otherwise it is logged with the connection's id and peer.
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -17,18 +22,20 @@ import * as Net from "node:net"
 import type { Address, UnixAddress } from "../../Address.ts"
 import { format as formatAddress } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
-import type * as OSError from "../../OSError.ts"
+import * as OSError from "../../OSError.ts"
 import type { ListenOptions, Server, ServerStats } from "../../Tcp.ts"
 import * as Descriptors from "../descriptors.ts"
 import * as Errors from "../errors.ts"
 import * as Logs from "../logs.ts"
 import * as Settings from "../settings.ts"
+import * as TlsOptions from "../tls/options.ts"
 import * as Closing from "./closing.ts"
 import { NodeConnection } from "./connection.ts"
 import { remove } from "./copy.ts"
 import * as DeadPeers from "./deadPeers.ts"
 import { IdleSweep } from "./idle.ts"
 import * as Socket from "./socket.ts"
+import * as NodeTls from "./tls.ts"
 import * as Unix from "./unix.ts"
 
 type Phase = "binding" | "listening" | "stopped" | "closed"
@@ -63,6 +70,9 @@ export class NodeListener {
   readonly descriptors: Descriptors.Budget | undefined
   /** A Unix listener's addresses, shared by every connection it accepts. */
   unixEnds: Unix.Ends | undefined = undefined
+  readonly tls: TlsOptions.Server | undefined
+  /** TLS sockets whose handshake is done, until a connection takes them. */
+  private readonly secured = new WeakMap<Net.Socket, NodeTls.Secured>()
   private waiters: Array<AcceptWaiter> = []
   /** The running `serve` calls: each takes connections as they are accepted, in turn. */
   private readonly serving: Array<(socket: Net.Socket) => void> = []
@@ -74,8 +84,9 @@ export class NodeListener {
   private droppedUnlogged = 0
   private lastDropLog = 0
 
-  constructor(options: Settings.Listen, context: Context.Context<never>) {
+  constructor(options: Settings.Listen, context: Context.Context<never>, tls?: TlsOptions.Server | undefined) {
     this.options = options
+    this.tls = tls
     this.runFork = Effect.runForkWith(context)
     this.address = options.path !== undefined
       ? Unix.address(options.path)
@@ -121,6 +132,12 @@ export class NodeListener {
     }
     this.accepted++
     this.live.add(socket)
+    if (this.tls !== undefined) return this.handshake(socket, this.tls)
+    this.deliver(socket)
+  }
+
+  /** A connection ready to be handed out: a running `serve` takes it, or a waiting `accept`, or it waits. */
+  private deliver(socket: Net.Socket): void {
     // A running `serve` takes it at once (several take turns): no Effect between accept and handler.
     const serving = this.serving
     if (serving.length > 0) return serving[this.turn++ % serving.length](socket)
@@ -129,6 +146,25 @@ export class NodeListener {
     const waiter = this.waiters.shift()
     if (waiter !== undefined) waiter.deliver(socket)
     else this.pending.push(socket)
+  }
+
+  /** TLS: the connection is handed out once its handshake is done; a failed one is its error. */
+  private handshake(raw: Net.Socket, tls: TlsOptions.Server): void {
+    raw.on("close", this.onUnclaimedClose)
+    const id = NodeTls.newId()
+    NodeTls.handshake(raw, tls, this.options.settings, OSError.tagsOf.accept, id, (outcome) => {
+      if (!("socket" in outcome)) {
+        if (this.phase !== "listening") return
+        const error = outcome as OSError.AcceptError
+        const waiter = this.waiters.shift()
+        if (waiter !== undefined) return waiter.fail(error)
+        const peer = formatAddress(Socket.toAddress(raw.remoteAddress, raw.remotePort, raw.remoteFamily))
+        return this.runFork(Logs.handshakeFailure(error, { connectionId: id, peer }))
+      }
+      if (this.phase !== "listening") return void outcome.socket.destroy()
+      this.secured.set(outcome.socket, outcome)
+      this.deliver(outcome.socket)
+    })
   }
 
   private readonly onError = (cause: Error): void => {
@@ -183,7 +219,10 @@ export class NodeListener {
   wrap(socket: Net.Socket): NodeConnection {
     socket.off("error", Socket.ignore)
     socket.off("close", this.onUnclaimedClose)
-    return new NodeConnection(socket, this.options.settings, this.idle, this.forget, this.unixEnds)
+    const secured = this.secured.get(socket)
+    return secured === undefined
+      ? new NodeConnection(socket, this.options.settings, this.idle, this.forget, this.unixEnds)
+      : NodeTls.connectionOf(secured, this.options.settings, this.idle, this.forget)
   }
 
   // --- binding and stopping --------------------------------------------------
@@ -379,7 +418,10 @@ export const listen = Effect.fn("Tcp.listen")(function*(options: ListenOptions |
   if (unsupported !== undefined) {
     return yield* Effect.fail(Errors.unsupported("listen", resolved.where, unsupported))
   }
-  const listener = new NodeListener(resolved, yield* Effect.context<never>())
+  const tls = options?.tls === undefined
+    ? undefined
+    : yield* TlsOptions.server(options.tls, resolved.host, resolved.port)
+  const listener = new NodeListener(resolved, yield* Effect.context<never>(), tls)
   yield* Effect.addFinalizer(() => listener.shutdown)
   const address = yield* listener.bind()
   const server: Server = {

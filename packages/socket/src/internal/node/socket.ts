@@ -60,6 +60,11 @@ export const own = (socket: Net.Socket, owner: Owner): void => {
   socket.on("drain", onDrain)
 }
 
+/** The owner is found through this socket too (a TLS connection's TCP socket, which its listener holds). */
+export const adopt = (socket: Net.Socket, owner: Owner): void => {
+  ;(socket as Owned)[kOwner] = owner
+}
+
 /** The owner lets go once the socket closed; a late error has nowhere to go and is ignored. */
 export const disown = (socket: Net.Socket): void => {
   socket.off("data", onData)
