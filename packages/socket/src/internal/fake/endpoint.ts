@@ -23,7 +23,7 @@ import type { Address } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import { copy } from "../../Connection.ts"
 import type * as OSError from "../../OSError.ts"
-import type { SocketOptions } from "../../SocketOptions.ts"
+import { type SocketOptions, unavailable } from "../../SocketOptions.ts"
 import { hasUserTimeout } from "../deadPeers.ts"
 import * as Errors from "../errors.ts"
 import { nextConnectionId } from "../ids.ts"
@@ -289,16 +289,9 @@ export const optionsOf = (endpoint: Endpoint): SocketOptions => {
   if (endpoint.link.unix) {
     // as the Node layer reports a Unix socket: its buffers; TCP's options do not apply
     return {
-      reuseAddress: undefined,
-      reusePort: undefined,
+      ...unavailable,
       receiveBufferSize: receiveBufferSize === undefined ? defaultUnixBufferSize : asKernelReports(receiveBufferSize),
-      sendBufferSize: sendBufferSize === undefined ? defaultUnixBufferSize : asKernelReports(sendBufferSize),
-      noDelay: undefined,
-      keepAlive: undefined,
-      keepAliveIdle: undefined,
-      keepAliveInterval: undefined,
-      keepAliveCount: undefined,
-      userTimeout: undefined
+      sendBufferSize: sendBufferSize === undefined ? defaultUnixBufferSize : asKernelReports(sendBufferSize)
     }
   }
   const times = keepAliveTimes(endpoint.settings)

@@ -9,7 +9,7 @@ import * as Path from "node:path"
 import type { UnixAddress } from "../../Address.ts"
 import { isAbstract } from "../../Address.ts"
 import type * as OSError from "../../OSError.ts"
-import type { SocketOptions } from "../../SocketOptions.ts"
+import { type SocketOptions, unavailable } from "../../SocketOptions.ts"
 import * as Errors from "../errors.ts"
 import * as Sockopt from "../sockopt.ts"
 
@@ -38,18 +38,7 @@ export const serverEnds = (named: UnixAddress): Ends => ({ local: named, remote:
  */
 export const options = (socket: Net.Socket): SocketOptions => {
   const { receiveBufferSize, sendBufferSize } = Sockopt.read(socket)
-  return {
-    reuseAddress: undefined,
-    reusePort: undefined,
-    receiveBufferSize,
-    sendBufferSize,
-    noDelay: undefined,
-    keepAlive: undefined,
-    keepAliveIdle: undefined,
-    keepAliveInterval: undefined,
-    keepAliveCount: undefined,
-    userTimeout: undefined
-  }
+  return { ...unavailable, receiveBufferSize, sendBufferSize }
 }
 
 /** How long `listen` waits to learn whether a listener holds an existing socket file. */
