@@ -4,6 +4,7 @@ import { Effect } from "effect"
 import * as Tcp from "../src/Tcp.ts"
 import { contractFraming } from "./contract-framing.ts"
 import { contractReader } from "./contract-reader.ts"
+import { contractTls } from "./contract-tls.ts"
 import { contract } from "./contract.ts"
 
 contract("Node (loopback)", Tcp.layer)
@@ -12,6 +13,8 @@ contractReader("Node (loopback)", Tcp.layer, { runs: 40 })
 contractReader("fake network", Tcp.layerTest, { runs: 200 })
 contractFraming("Node (loopback)", Tcp.layer)
 contractFraming("fake network", Tcp.layerTest)
+contractTls("Node (loopback)", Tcp.layer)
+contractTls("fake network", Tcp.layerTest)
 
 const ids = (layer: typeof Tcp.layer) =>
   Effect.gen(function*() {

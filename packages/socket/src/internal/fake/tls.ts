@@ -64,19 +64,23 @@ class WireDuplex extends Duplex {
   override _read(): void {
     if (this.pulling) return
     this.pulling = true
-    this.run(this.pull, (exit) => {
-      this.pulling = false
-      if (Exit.isSuccess(exit)) {
-        for (const chunk of exit.value) this.push(chunk)
-      } else if (Cause.hasInterruptsOnly(exit.cause)) {
-        return
-      } else {
-        const error = Cause.findErrorOption(exit.cause)
-        if (error._tag === "None") return void this.destroy()
-        if (Cause.isDone(error.value)) return void this.push(null)
-        this.fail(error.value)
-      }
-    })
+    // What arrives is handed over on a later turn of the event loop, as a kernel's reads are: never inside the
+    // peer's write. (node:tls holds back its next write, an alert included, until its last one has finished, a
+    // turn later: a peer that answered within that write would find its alert dropped.)
+    this.run(this.pull, (exit) => void setImmediate(() => this.arrived(exit)))
+  }
+
+  private arrived(exit: Exit.Exit<ReadonlyArray<Uint8Array>, OSError.ReadError | Cause.Done>): void {
+    this.pulling = false
+    if (Exit.isSuccess(exit)) {
+      for (const chunk of exit.value) this.push(chunk)
+      return
+    }
+    if (Cause.hasInterruptsOnly(exit.cause)) return
+    const error = Cause.findErrorOption(exit.cause)
+    if (error._tag === "None") return void this.destroy()
+    if (Cause.isDone(error.value)) return void this.push(null)
+    this.fail(error.value)
   }
 
   override _write(chunk: Buffer, _: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -140,8 +144,17 @@ export const secure = (
         )
       })
       duplex.owner = running.socket
-      // what closes the end (the idle timeout, a listener's shutdown) closes the TLS socket, as on Node
-      endpoint.onClose.push(() => running.socket.destroy())
+      // what closes the end (the idle timeout, a listener's shutdown) closes the TLS socket, as on Node, with
+      // what its reads and writes fail with
+      endpoint.onClose.push(() => {
+        const connection = endpoint.tls
+        if (connection !== undefined && endpoint.timedOut !== undefined) {
+          // as the Node layer's idle sweep does
+          connection.timedOut = endpoint.timedOut
+          if (connection.readError === undefined && !connection.eof) connection.readError = endpoint.readError
+        }
+        running.socket.destroy()
+      })
       return Effect.sync(() => running.abort(Errors.closedLocally(endpoint.remote)))
     })
     return Effect.timeoutOrElse(handshake, {
