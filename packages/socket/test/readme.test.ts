@@ -24,3 +24,10 @@ describe.each(["../../../README.md", "../README.md"])("README %s", (readme) => {
 it("the package README shows examples/frames.ts as it is", () => {
   assert.include(blocksOf("../README.md"), read("../examples/frames.ts"))
 })
+
+it.each(["../examples/tls-server.ts", "../examples/tls-client.ts", "../examples/starttls.ts"])(
+  "the package README's TLS section shows %s as it is",
+  (path) => {
+    assert.include(blocksOf("../README.md"), read(path))
+  }
+)
