@@ -72,7 +72,7 @@ describe.each(layers)("Tls on %s", (_, layer) => {
       yield* Fiber.interrupt(reading)
     }))
 
-  test("startTls twice on one connection, or on one of another layer, is a defect", () =>
+  test("startTls twice on one connection, on a TLS one, or on one of another layer, is a defect", () =>
     Effect.gen(function*() {
       const server = yield* Tcp.listen()
       const client = yield* Tcp.connect({ port: server.address.port })
@@ -81,6 +81,10 @@ describe.each(layers)("Tls on %s", (_, layer) => {
       yield* Tls.startTls(client, { role: "client", ...clientTls })
       const again = yield* Effect.exit(Tls.startTls(client, { role: "client", ...clientTls }))
       assert.match(defectOf(again), /was upgraded already/)
+      const server2 = yield* Tcp.listen({ tls: serverTls })
+      const secure = yield* Tcp.connect({ port: server2.address.port, tls: clientTls })
+      const nested = yield* Effect.exit(Tls.startTls(secure, { role: "client", ...clientTls }))
+      assert.match(defectOf(nested), /speaks TLS already/)
       const foreign = yield* Effect.exit(
         Tls.startTls(client, { role: "client", ...clientTls }).pipe(
           Effect.provide(layer === Tcp.layer ? Tcp.layerTest : Tcp.layer)

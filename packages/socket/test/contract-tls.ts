@@ -345,6 +345,28 @@ export const contractTls = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => 
         assert.strictEqual(yield* readAll(mute), "")
       }))
 
+    test("a server that leaves during the handshake: connect fails with SSLEOFError, or ConnectionResetError for a reset", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen()
+        // it reads the ClientHello, then closes: a FIN (closing with it unread would be a reset)
+        const closing = yield* Effect.forkChild(
+          Effect.scoped(Effect.flatMap(server.accept, (accepted) => Stream.runHead(accepted.stream)))
+        )
+        const eof = yield* failedConnect(server.address.port, clientTls())
+        yield* Fiber.join(closing)
+        assert.strictEqual(eof._tag, "SSLEOFError")
+        assert.match(
+          eof.message,
+          /^\[SSL: UNEXPECTED_EOF_WHILE_READING\] EOF occurred in violation of protocol \(127\.0\.0\.1:\d+\)$/
+        )
+        const resetting = yield* Effect.forkChild(Effect.scoped(Effect.flatMap(server.accept, (accepted) =>
+          // the ClientHello has arrived: the handshake is under way
+          Effect.andThen(Stream.runHead(accepted.stream), accepted.reset))))
+        const reset = yield* failedConnect(server.address.port, clientTls())
+        yield* Fiber.join(resetting)
+        assert.strictEqual(reset._tag, "ConnectionResetError")
+      }))
+
     test("end over TLS is a half-close: the peer reads its end after every byte, and still answers", () =>
       Effect.gen(function*() {
         yield* cutWrites(7)

@@ -186,6 +186,9 @@ export const makeStartTls = (network: Network) =>
   options: StartTlsOptions
 ): Effect.Effect<Connection, OSError.HandshakeError, Scope.Scope> =>
   Effect.gen(function*() {
+    if (connection.tls !== undefined) {
+      return yield* Effect.die(startDefect(`connection ${connection.id} speaks TLS already`))
+    }
     const endpoint = endpointOf.get(connection)
     if (endpoint === undefined) {
       return yield* Effect.die(startDefect("the connection is not a plain one of Tcp.layerTest's"))
