@@ -43,16 +43,16 @@ class WireDuplex extends Duplex {
   private pulling = false
   private readonly pull: Effect.Effect<ReadonlyArray<Uint8Array>, OSError.ReadError | Cause.Done>
   private readonly writeAll: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, OSError.WriteError>
-  private readonly end_: Effect.Effect<void, OSError.WriteError>
-  private readonly close_: Effect.Effect<void>
+  private readonly sendFin: Effect.Effect<void, OSError.WriteError>
+  private readonly closeEnd: Effect.Effect<void>
   private readonly run: Run
 
   constructor(network: Network, endpoint: Endpoint, run: Run) {
     super({ allowHalfOpen: true })
     this.pull = makePull(network, endpoint)
     this.writeAll = makeWriteAll(network, endpoint)
-    this.end_ = makeEnd(network, endpoint)
-    this.close_ = shutEffect(network, endpoint, "close")
+    this.sendFin = makeEnd(network, endpoint)
+    this.closeEnd = shutEffect(network, endpoint, "close")
     this.run = run
   }
 
@@ -92,7 +92,7 @@ class WireDuplex extends Duplex {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.run(this.end_, (exit) => {
+    this.run(this.sendFin, (exit) => {
       const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
       if (error !== undefined && error._tag === "Some") this.fail(error.value)
       callback()
@@ -101,7 +101,7 @@ class WireDuplex extends Duplex {
 
   override _destroy(_: Error | null, callback: (error?: Error | null) => void): void {
     // the end closes as a TCP socket closes under a TLS socket: errors went to the TLS socket already
-    this.run(this.close_, () => callback(null))
+    this.run(this.closeEnd, () => callback(null))
   }
 }
 

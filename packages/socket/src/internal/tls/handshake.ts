@@ -67,8 +67,9 @@ const open = (transport: Duplex, options: Options.Client | Options.Server, highW
     })
 
 /**
- * The server's check of the client's certificate: none asked for, or none sent where it may be, is fine
- * (not authorized); one sent that does not verify is rejected. `undefined`: accepted, and whether it verified.
+ * The server's check of the client's certificate: none asked for, or none sent where it may be, is accepted
+ * (not authorized); one that verified is accepted (authorized); one that did not is the error to reject with.
+ * (A missing one where it is required, OpenSSL refused already.)
  */
 const checkClient = (
   socket: NodeTls.TLSSocket,
