@@ -4,9 +4,15 @@
  * errno of the running OS, its code, the syscall and the address involved, with
  * a message in Python's form: `[Errno 111] Connection refused (127.0.0.1:8888)`.
  *
- * Families are unions with guards (`isConnectionError`, `isOSError`), and each
+ * TLS failures are Python's `ssl` errors, which are `OSError`s too:
+ * `SSLError` (OpenSSL's `library` and `reason`), `SSLCertVerificationError`
+ * (`reason`, `verifyCode`, `verifyMessage`), `SSLEOFError`, `SSLZeroReturnError`,
+ * their `errno` OpenSSL's `SSL_ERROR_*` as Python has it:
+ * `[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (127.0.0.1:8443)`.
+ *
+ * Families are unions with guards (`isConnectionError`, `isSSLError`, `isOSError`), and each
  * operation's error type lists only what can happen there (`ConnectError`,
- * `ListenError`, `ReadError`, `WriteError`, `AcceptError`).
+ * `ListenError`, `ReadError`, `WriteError`, `AcceptError`, `HandshakeError`).
  *
  * @since 0.1.0
  */
@@ -553,7 +559,8 @@ export type ConnectionError = Instance<(typeof connectionTags)[number]>
 export type SocketError = Instance<Tag>
 
 /**
- * What opening a connection can fail with.
+ * What opening a connection can fail with; a TLS one, also with what its handshake can (SSL errors,
+ * `TimeoutError` for `handshakeTimeout`).
  *
  * @since 0.1.0
  * @category operations
@@ -561,7 +568,8 @@ export type SocketError = Instance<Tag>
 export type ConnectError = Instance<(typeof tagsOf.connect)[number]>
 
 /**
- * What binding a listener can fail with.
+ * What binding a listener can fail with; a TLS one, also with `SSLError` for a certificate or key it
+ * cannot use.
  *
  * @since 0.1.0
  * @category operations
@@ -569,7 +577,8 @@ export type ConnectError = Instance<(typeof tagsOf.connect)[number]>
 export type ListenError = Instance<(typeof tagsOf.listen)[number]>
 
 /**
- * What accepting a connection can fail with (the server logs it and keeps serving).
+ * What accepting a connection can fail with (the server logs it and keeps serving); on a TLS server,
+ * also with what the connection's handshake failed with.
  *
  * @since 0.1.0
  * @category operations
@@ -577,7 +586,8 @@ export type ListenError = Instance<(typeof tagsOf.listen)[number]>
 export type AcceptError = Instance<(typeof tagsOf.accept)[number]>
 
 /**
- * What reading from a connection can fail with. A clean end of stream is not an error.
+ * What reading from a connection can fail with. A clean end of stream is not an error. On a TLS
+ * connection, `SSLError` for the peer's alert or a record that does not decrypt.
  *
  * @since 0.1.0
  * @category operations

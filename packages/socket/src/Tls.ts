@@ -181,7 +181,8 @@ export interface TlsInfo {
  * From then on the plain connection must not be used: reading or writing it is a defect, as is starting
  * while a fiber reads it. Bytes it received but did not deliver yet are handed to TLS as the start of the
  * handshake. Bytes it did deliver are not: a `Reader` or codec that read ahead past the plaintext holds
- * them, and the handshake fails (`SSLError`). So a protocol upgrades where the peer waits for it (SMTP's
+ * them, and the handshake fails (`SSLError`, or `TimeoutError` when a whole message went missing). So a
+ * protocol upgrades where the peer waits for it (SMTP's
  * `220 Ready to start TLS`, the client's next bytes being its ClientHello), and reads the plaintext
  * exactly, up to that point.
  *

@@ -80,4 +80,42 @@ describe("OSError", () => {
       assert.strictEqual(yield* tell(true), "socket")
       assert.strictEqual(yield* tell(false), "effect")
     }))
+
+  it("SSL errors: Python's classes and messages, OSErrors all, told apart from the others by isSSLError", () => {
+    const where = { syscall: "handshake", host: "127.0.0.1", port: 8443, library: "SSL" } as const
+    const ssl = new OSError.SSLError({ ...where, errno: 1, code: "SSL_ERROR_SSL", reason: "WRONG_VERSION_NUMBER" })
+    assert.strictEqual(ssl.message, "[SSL: WRONG_VERSION_NUMBER] wrong version number (127.0.0.1:8443)")
+    const certificate = new OSError.SSLCertVerificationError({
+      ...where,
+      errno: 1,
+      code: "SSL_ERROR_SSL",
+      reason: "self-signed",
+      verifyCode: "DEPTH_ZERO_SELF_SIGNED_CERT",
+      verifyMessage: "self-signed certificate"
+    })
+    assert.strictEqual(
+      certificate.message,
+      "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (127.0.0.1:8443)"
+    )
+    const eof = new OSError.SSLEOFError({ ...where, errno: 8, code: "SSL_ERROR_EOF" })
+    assert.strictEqual(
+      eof.message,
+      "[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol (127.0.0.1:8443)"
+    )
+    const zero = new OSError.SSLZeroReturnError({ ...where, errno: 6, code: "SSL_ERROR_ZERO_RETURN" })
+    assert.strictEqual(zero.message, "TLS/SSL connection has been closed (EOF) (127.0.0.1:8443)")
+    for (const error of [ssl, certificate, eof, zero]) {
+      assert.isTrue(OSError.isOSError(error), error._tag)
+      assert.isTrue(OSError.isSSLError(error), error._tag)
+      assert.isFalse(OSError.isConnectionError(error), error._tag)
+    }
+    assert.isFalse(OSError.isSSLError(OSError.fromCode("ECONNRESET", { syscall: "read" })))
+    assert.isFalse(OSError.isSSLError({ _tag: "SSLError", errno: 1 }))
+  })
+
+  it("no errno maps to an SSL error: they come from TLS only", () => {
+    for (const code of ["ECONNRESET", "EPROTO", "EIO"]) {
+      assert.isFalse(OSError.isSSLError(OSError.fromCode(code, { syscall: "read" })), code)
+    }
+  })
 })

@@ -11,6 +11,8 @@ import * as Os from "node:os"
 import * as Address from "../src/Address.ts"
 import { maximumLength } from "../src/internal/unixPath.ts"
 import * as Tcp from "../src/Tcp.ts"
+import * as Tls from "../src/Tls.ts"
+import { certificates } from "./tls/certs.ts"
 import type { UnixFixture } from "./unixFixture.ts"
 import { decode, encode, eventually, readAll, reader } from "./util.ts"
 
@@ -35,6 +37,32 @@ export const contractUnix = <R>(name: string, layer: Layer.Layer<Tcp.Tcp | R>, f
     })
 
   describe(`Unix socket contract: ${name}`, () => {
+    test("TLS: not an option over a Unix socket (EINVAL); STARTTLS over one verifies against serverName", () =>
+      Effect.gen(function*() {
+        const certs = certificates()
+        const path = `${yield* fixture.folder}/tls.sock`
+        const tls = { cert: certs.server.cert, key: certs.server.key }
+        const refused = yield* Effect.flip(Tcp.listen({ path, tls } as unknown as Tcp.ListenOptions))
+        assert.strictEqual(refused._tag === "OSError" && refused.code, "EINVAL")
+        assert.include(refused.message, "tls is not offered over a Unix socket")
+        const server = yield* Tcp.listen({ path })
+        const connectRefused = yield* Effect.flip(Tcp.connect({ path, tls: true } as unknown as Tcp.ConnectOptions))
+        assert.strictEqual(connectRefused._tag === "OSError" && connectRefused.code, "EINVAL")
+        const plain = yield* Tcp.connect({ path })
+        const accepted = yield* server.accept
+        // no host name to verify: serverName must say which
+        const unnamedServer = yield* Effect.flip(Tls.startTls(plain, { role: "client", ca: certs.ca }))
+        assert.include(unnamedServer.message, "tls.serverName is needed over a Unix socket")
+        const upgrading = yield* Effect.forkChild(Tls.startTls(accepted, { role: "server", ...tls }))
+        const client = yield* Tls.startTls(plain, { role: "client", ca: certs.ca, serverName: "localhost" })
+        const secured = yield* Fiber.join(upgrading)
+        yield* client.write("over TLS on a Unix socket")
+        yield* client.end
+        yield* Stream.run(secured.stream, secured.sink)
+        yield* secured.end
+        assert.strictEqual(yield* readAll(client), "over TLS on a Unix socket")
+      }))
+
     test("listen on a path, connect by path: the addresses are the path and the unnamed client end", () =>
       Effect.gen(function*() {
         const { accepted, client, path, server } = yield* pair()

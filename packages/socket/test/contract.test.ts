@@ -6,6 +6,7 @@ import { contractDeadPeers } from "./contract-deadpeers.ts"
 import { contractFraming } from "./contract-framing.ts"
 import { contractIpv6, ipv6LoopbackMissing } from "./contract-ipv6.ts"
 import { contractReader } from "./contract-reader.ts"
+import { contractTls } from "./contract-tls.ts"
 import { contractUnix } from "./contract-unix.ts"
 import { contract } from "./contract.ts"
 import { fakeFixture, nodeFixture } from "./unixFixture.ts"
@@ -22,6 +23,8 @@ contractIpv6("Node (loopback)", Tcp.layer, { unavailable: await ipv6LoopbackMiss
 contractIpv6("fake network", Tcp.layerTest)
 contractDeadPeers("Node (loopback)", Tcp.layer)
 contractDeadPeers("fake network", Tcp.layerTest)
+contractTls("Node (loopback)", Tcp.layer)
+contractTls("fake network", Tcp.layerTest)
 
 const ids = (layer: typeof Tcp.layer) =>
   Effect.gen(function*() {

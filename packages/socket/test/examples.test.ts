@@ -9,9 +9,14 @@ import { subscribe } from "../examples/dead-peers.ts"
 import { echo } from "../examples/echo-server.ts"
 import { readMessages } from "../examples/frames.ts"
 import { hello } from "../examples/hello.ts"
+import { upgradeClient, upgradeServer } from "../examples/starttls.ts"
+import { tlsHello } from "../examples/tls-client.ts"
+import { tlsEchoServer } from "../examples/tls-server.ts"
 import { unixEcho } from "../examples/unix.ts"
 import { FakeNetwork, Framing, Tcp } from "../src/index.ts"
 import type { Connection } from "../src/index.ts"
+import { certificates } from "./tls/certs.ts"
+import { readAll } from "./util.ts"
 
 const layers: ReadonlyArray<readonly [string, Layer.Layer<Tcp.Tcp>]> = [["loopback", Tcp.layer], [
   "fake",
@@ -53,6 +58,26 @@ describe.each(layers)("README examples on %s", (_, layer) => {
       assert.strictEqual(yield* unixEcho(path, "over a Unix socket"), "over a Unix socket")
       yield* Tcp.listen({ path })
       assert.match(yield* unixEcho(path, "again"), /^in use: \[Errno \d+\] Address already in use: a live listener/)
+    }).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout("10 seconds")))
+
+  it.live("tlsHello reads its echo from tlsEchoServer; a server it cannot trust is a value", () =>
+    Effect.gen(function*() {
+      const certs = certificates()
+      const address = yield* tlsEchoServer(0, certs.server)
+      assert.strictEqual(yield* tlsHello("localhost", address.port, certs.ca), "Hello TLS!")
+      assert.strictEqual(yield* tlsHello("127.0.0.1", address.port), "not trusted (unknown-issuer)")
+    }).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout("10 seconds")))
+
+  it.live("upgradeClient and upgradeServer: STARTTLS, then an echo over TLS", () =>
+    Effect.gen(function*() {
+      const certs = certificates()
+      const server = yield* Tcp.listen()
+      yield* Effect.forkScoped(server.serve((plain) => Effect.flatMap(upgradeServer(plain, certs.server), echo)))
+      const plain = yield* Tcp.connect({ port: server.address.port })
+      const secure = yield* upgradeClient(plain, certs.ca)
+      yield* secure.write("secret")
+      yield* secure.end
+      assert.strictEqual(yield* readAll(secure), "secret")
     }).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout("10 seconds")))
 })
 

@@ -32,3 +32,10 @@ it("the package README shows examples/unix.ts as it is", () => {
 it("the package README shows examples/dead-peers.ts as it is", () => {
   assert.include(blocksOf("../README.md"), read("../examples/dead-peers.ts"))
 })
+
+it.each(["../examples/tls-server.ts", "../examples/tls-client.ts", "../examples/starttls.ts"])(
+  "the package README's TLS section shows %s as it is",
+  (path) => {
+    assert.include(blocksOf("../README.md"), read(path))
+  }
+)

@@ -86,13 +86,19 @@ export const arrive = (network: Network, listener: Listener, endpoint: Endpoint,
     listener.live.delete(endpoint)
     listener.bump()
   })
-  const tls = listener.tls
-  if (tls === undefined) deliver(listener, endpoint)
-  const handshake = tls === undefined
-    ? Effect.void
-    : Effect.asVoid(Effect.forkIn(secure(network, listener, endpoint, tls), listener.scope))
   const watching = watch(network, endpoint, idleTimeoutMillis)
-  return watching === undefined ? handshake : Effect.andThen(handshake, Effect.forkIn(watching, listener.scope))
+  const watched = watching === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(watching, listener.scope))
+  const tls = listener.tls
+  if (tls === undefined) {
+    deliver(listener, endpoint)
+    return watched
+  }
+  // TLS: the idle timeout starts once the handshake is done (it has a timeout of its own), as on Node
+  const handshake = Effect.flatMap(
+    secure(network, listener, endpoint, tls),
+    (delivered) => delivered ? watched : Effect.void
+  )
+  return Effect.asVoid(Effect.forkIn(handshake, listener.scope))
 }
 
 /** A connection ready to be handed out: a running `serve` takes it, or it waits for `accept`. */
@@ -105,22 +111,26 @@ const deliver = (listener: Listener, endpoint: Endpoint): void => {
   }
 }
 
-/** TLS: the handshake, then the connection is handed out; a failed one is its error. */
+/** TLS: the handshake, then the connection is handed out (`true`); a failed one is its error. */
 const secure = (network: Network, listener: Listener, endpoint: Endpoint, tls: TlsOptions.Server) =>
   FakeTls.secure(network, endpoint, tls, OSError.tagsOf.accept).pipe(
     Effect.matchEffect({
       onSuccess: (connection) =>
         Effect.sync(() => {
           endpoint.connection = connection
-          if (listener.phase === "listening") deliver(listener, endpoint)
+          if (listener.phase !== "listening") return false
+          deliver(listener, endpoint)
+          return true
         }),
       onFailure: (error) => {
-        if (listener.phase !== "listening") return Effect.void
+        if (listener.phase !== "listening") return Effect.succeed(false)
         if (listener.accepting > listener.failures.length) {
           listener.failures.push(error as OSError.AcceptError)
-          return Effect.sync(() => listener.bump())
+          listener.bump()
+          return Effect.succeed(false)
         }
-        return Logs.handshakeFailure(error, { connectionId: endpoint.id, peer: Addresses.format(endpoint.remote) })
+        const peer = Addresses.format(endpoint.remote)
+        return Effect.as(Logs.handshakeFailure(error, { connectionId: endpoint.id, peer }), false)
       }
     })
   )

@@ -43,16 +43,16 @@ class WireDuplex extends Duplex {
   private pulling = false
   private readonly pull: Effect.Effect<ReadonlyArray<Uint8Array>, OSError.ReadError | Cause.Done>
   private readonly writeAll: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, OSError.WriteError>
-  private readonly end_: Effect.Effect<void, OSError.WriteError>
-  private readonly close_: Effect.Effect<void>
+  private readonly sendFin: Effect.Effect<void, OSError.WriteError>
+  private readonly closeEnd: Effect.Effect<void>
   private readonly run: Run
 
   constructor(network: Network, endpoint: Endpoint, run: Run) {
     super({ allowHalfOpen: true })
     this.pull = makePull(network, endpoint)
     this.writeAll = makeWriteAll(network, endpoint)
-    this.end_ = makeEnd(network, endpoint)
-    this.close_ = shutEffect(network, endpoint, "close")
+    this.sendFin = makeEnd(network, endpoint)
+    this.closeEnd = shutEffect(network, endpoint, "close")
     this.run = run
   }
 
@@ -64,19 +64,23 @@ class WireDuplex extends Duplex {
   override _read(): void {
     if (this.pulling) return
     this.pulling = true
-    this.run(this.pull, (exit) => {
-      this.pulling = false
-      if (Exit.isSuccess(exit)) {
-        for (const chunk of exit.value) this.push(chunk)
-      } else if (Cause.hasInterruptsOnly(exit.cause)) {
-        return
-      } else {
-        const error = Cause.findErrorOption(exit.cause)
-        if (error._tag === "None") return void this.destroy()
-        if (Cause.isDone(error.value)) return void this.push(null)
-        this.fail(error.value)
-      }
-    })
+    // What arrives is handed over on a later turn of the event loop, as a kernel's reads are: never inside the
+    // peer's write. (node:tls holds back its next write, an alert included, until its last one has finished, a
+    // turn later: a peer that answered within that write would find its alert dropped.)
+    this.run(this.pull, (exit) => void setImmediate(() => this.arrived(exit)))
+  }
+
+  private arrived(exit: Exit.Exit<ReadonlyArray<Uint8Array>, OSError.ReadError | Cause.Done>): void {
+    this.pulling = false
+    if (Exit.isSuccess(exit)) {
+      for (const chunk of exit.value) this.push(chunk)
+      return
+    }
+    if (Cause.hasInterruptsOnly(exit.cause)) return
+    const error = Cause.findErrorOption(exit.cause)
+    if (error._tag === "None") return void this.destroy()
+    if (Cause.isDone(error.value)) return void this.push(null)
+    this.fail(error.value)
   }
 
   override _write(chunk: Buffer, _: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -88,7 +92,7 @@ class WireDuplex extends Duplex {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.run(this.end_, (exit) => {
+    this.run(this.sendFin, (exit) => {
       const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
       if (error !== undefined && error._tag === "Some") this.fail(error.value)
       callback()
@@ -97,7 +101,7 @@ class WireDuplex extends Duplex {
 
   override _destroy(_: Error | null, callback: (error?: Error | null) => void): void {
     // the end closes as a TCP socket closes under a TLS socket: errors went to the TLS socket already
-    this.run(this.close_, () => callback(null))
+    this.run(this.closeEnd, () => callback(null))
   }
 }
 
@@ -147,8 +151,17 @@ export const secure = (
         )
       })
       duplex.owner = running.socket
-      // what closes the end (the idle timeout, a listener's shutdown) closes the TLS socket, as on Node
-      endpoint.onClose.push(() => running.socket.destroy())
+      // what closes the end (the idle timeout, a listener's shutdown) closes the TLS socket, as on Node, with
+      // what its reads and writes fail with
+      endpoint.onClose.push(() => {
+        const connection = endpoint.tls
+        if (connection !== undefined && endpoint.timedOut !== undefined) {
+          // as the Node layer's idle sweep does
+          connection.timedOut = endpoint.timedOut
+          if (connection.readError === undefined && !connection.eof) connection.readError = endpoint.readError
+        }
+        running.socket.destroy()
+      })
       return Effect.sync(() => running.abort(Errors.closedLocally(endpoint.remote)))
     })
     return Effect.timeoutOrElse(handshake, {
@@ -180,6 +193,9 @@ export const makeStartTls = (network: Network) =>
   options: StartTlsOptions
 ): Effect.Effect<Connection, OSError.HandshakeError, Scope.Scope> =>
   Effect.gen(function*() {
+    if (connection.tls !== undefined) {
+      return yield* Effect.die(startDefect(`connection ${connection.id} speaks TLS already`))
+    }
     const endpoint = endpointOf.get(connection)
     if (endpoint === undefined) {
       return yield* Effect.die(startDefect("the connection is not a plain one of Tcp.layerTest's"))

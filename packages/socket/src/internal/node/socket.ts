@@ -5,6 +5,7 @@
 // through a symbol on the socket, not closures per socket: an idle connection
 // costs a handful of fields.
 import type * as Net from "node:net"
+import * as Os from "node:os"
 import type { InetAddress } from "../../Address.ts"
 import type * as Settings from "../settings.ts"
 import * as Sockopt from "../sockopt.ts"
@@ -115,11 +116,15 @@ const endMayHideReset = ((): boolean => {
   return process.platform !== "win32" && major === 1 && minor < 52
 })()
 
-/** An end that hid a reset: the socket is destroyed with the error Node would have raised; `true` then. */
+/**
+ * An end that hid a reset: the socket is destroyed with the error Node would have raised; `true` then. A
+ * pending EPIPE is not one: Linux records it for a reset that came after the peer's FIN (CLOSE_WAIT), so
+ * everything the peer sent did arrive (a TLS client that left before the server's session tickets came).
+ */
 export const failedAtEnd = (socket: Net.Socket): boolean => {
   if (!endMayHideReset) return false
   const errno = Sockopt.pendingError(socket)
-  if (errno === undefined || errno === 0) return false
+  if (errno === undefined || errno === 0 || errno === Os.constants.errno.EPIPE) return false
   const code = Sockopt.codeOf(errno) ?? "ECONNRESET"
   socket.destroy(Object.assign(new Error(`read ${code}`), { errno: -errno, code, syscall: "read" }))
   return true

@@ -108,6 +108,7 @@ const startDefect = (detail: string): Error => new Error(`startTls: ${detail}`)
 /** Why `plain` cannot start TLS now: a defect (a bug in the program), or the error its socket met. */
 const cannotStart = (plain: NodeConnection): Effect.Effect<never, OSError.HandshakeError> | undefined => {
   if (plain.upgraded !== undefined) return Effect.die(startDefect(`connection ${plain.id} was upgraded already`))
+  if (plain.secure !== undefined) return Effect.die(startDefect(`connection ${plain.id} speaks TLS already`))
   if (plain.readWaiter !== undefined || plain.copy !== undefined) {
     return Effect.die(startDefect(`a fiber is reading connection ${plain.id}: it must not be read while TLS starts`))
   }

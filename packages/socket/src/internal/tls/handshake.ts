@@ -69,8 +69,9 @@ const open = (transport: Duplex, options: Options.Client | Options.Server, highW
     })
 
 /**
- * The server's check of the client's certificate: none asked for, or none sent where it may be, is fine
- * (not authorized); one sent that does not verify is rejected. `undefined`: accepted, and whether it verified.
+ * The server's check of the client's certificate: none asked for, or none sent where it may be, is accepted
+ * (not authorized); one that verified is accepted (authorized); one that did not is the error to reject with.
+ * (A missing one where it is required, OpenSSL refused already.)
  */
 const checkClient = (
   socket: NodeTls.TLSSocket,
@@ -119,15 +120,23 @@ export const start = (
     socket.on("error", ignore)
     done(outcome)
   }
-  const fail = (error: OSError.SocketError, rst = false): void => {
+  const fail = (error: OSError.SocketError): void => {
     failure ??= error
-    if (rst) reset()
     if (!socket.destroyed) socket.destroy()
+  }
+  // Out of OpenSSL's stack first (node:tls calls 'secure' from inside the handshake): resetting the TCP
+  // handle under it there crashes the process.
+  const reject = (error: OSError.SocketError): void => {
+    failure ??= error
+    setImmediate(() => {
+      reset()
+      if (!socket.destroyed) socket.destroy()
+    })
   }
   function onSecure() {
     if (options.role === "client") return finish({ socket, info: infoOf(socket, socket.authorized) })
     const checked = checkClient(socket, options, where)
-    if (checked instanceof OSError.SSLCertVerificationError) return fail(checked, true)
+    if (checked instanceof OSError.SSLCertVerificationError) return reject(checked)
     finish({ socket, info: infoOf(socket, checked.authorized) })
   }
   function onError(cause: Error) {
