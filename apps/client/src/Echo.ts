@@ -77,7 +77,7 @@ const messages = Effect.fnUntraced(function*(options: Options) {
   const session = yield* Session.make(connection)
   const bytes = new TextEncoder().encode(options.message)
   const line = new TextEncoder().encode(`${options.message}\n`)
-  yield* Effect.logInfo(`connected to ${session.peer}`)
+  yield* Effect.logInfo(`connected to ${session.peer}`).pipe(Effect.annotateLogs(Target.tlsAnnotations(connection)))
 
   let done = 0
   let total = 0
@@ -120,7 +120,7 @@ const stream = Effect.fnUntraced(function*(options: Options) {
   const stdio = yield* Stdio.Stdio
   const connection = yield* Target.connect(options)
   const session = yield* Session.make(connection, stdio.stdout())
-  yield* Effect.logInfo(`connected to ${session.peer}`)
+  yield* Effect.logInfo(`connected to ${session.peer}`).pipe(Effect.annotateLogs(Target.tlsAnnotations(connection)))
   const summary = () => `sent ${session.sent()} bytes, received ${session.echoed()} bytes`
   yield* Effect.gen(function*() {
     yield* stdio.stdin.pipe(Stream.runForEach(session.send))
@@ -141,5 +141,5 @@ export const run = (options: Options): Effect.Effect<void, Error, Tcp.Tcp | Stdi
   (options.stdin ? stream(options) : messages(options)).pipe(
     Effect.scoped,
     Effect.withSpan("Echo.run"),
-    Effect.annotateLogs({ server: `${options.host}:${options.port}` })
+    Effect.annotateLogs({ server: Target.describe(options) })
   )
