@@ -49,16 +49,24 @@ const target = {
     minimum: 0
   }),
   tls: Flags.boolean("tls", "Connect with TLS, verifying the server's certificate and its name"),
-  tlsCa: TlsFiles.flag("tls-ca", "Trust these CAs for the server's certificate instead of Node's, PEM (with --tls)", "ca"),
+  tlsCa: TlsFiles.flag(
+    "tls-ca",
+    "Trust these CAs for the server's certificate instead of Node's, PEM (with --tls)",
+    "ca"
+  ),
   tlsCert: TlsFiles.flag(
     "tls-cert",
     "A client certificate for servers that ask for one, PEM (with --tls and --tls-key)",
     "certificate"
   ),
   tlsKey: TlsFiles.flag("tls-key", "The private key of --tls-cert, PEM", "key"),
-  servername: Flags.string("servername", "The name the server's certificate must carry, also sent as SNI (with --tls)", {
-    metavar: "name"
-  }),
+  servername: Flags.string(
+    "servername",
+    "The name the server's certificate must carry, also sent as SNI (with --tls)",
+    {
+      metavar: "name"
+    }
+  ),
   unix: Flags.string("unix", "Connect to this Unix domain socket instead of --host and --port", { metavar: "path" }),
   logFormat: Logging.formatFlag("ECHO")
 }
@@ -168,7 +176,6 @@ const benchConfig = {
   json: Flags.boolean("json", "Print the summary as one JSON object on stdout", benchOnly),
   worker: Flag.Boolean("worker").pipe(Flag.withHidden, Flag.withDefault(false))
 }
-
 
 const provide = (logFormat: Logging.Format) => Effect.provide(Layer.merge(Tcp.layer, Logging.layer(logFormat)))
 

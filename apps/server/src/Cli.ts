@@ -94,7 +94,11 @@ export const flags = {
   statsInterval: Flags.duration("stats-interval", "Time between stats log lines (0: on shutdown only)", {
     default: "0"
   }),
-  tlsCert: TlsFiles.flag("tls-cert", "Serve TLS with this certificate (and its chain), PEM; needs --tls-key", "certificate"),
+  tlsCert: TlsFiles.flag(
+    "tls-cert",
+    "Serve TLS with this certificate (and its chain), PEM; needs --tls-key",
+    "certificate"
+  ),
   tlsKey: TlsFiles.flag("tls-key", "The private key of --tls-cert, PEM", "key"),
   tlsCa: TlsFiles.flag(
     "tls-ca",
@@ -217,7 +221,9 @@ const invalid = (message: string) => Effect.fail(new CliError.ValidationError({ 
 export const validate = (flags: Flags): Effect.Effect<void, CliError.CliError> => {
   const { tlsCa, tlsCert, tlsKey, unix } = flags
   if (Option.isSome(tlsCert) !== Option.isSome(tlsKey)) {
-    return invalid(`--tls-cert and --tls-key go together: ${Option.isSome(tlsCert) ? "--tls-key" : "--tls-cert"} is missing`)
+    return invalid(
+      `--tls-cert and --tls-key go together: ${Option.isSome(tlsCert) ? "--tls-key" : "--tls-cert"} is missing`
+    )
   }
   if (Option.isSome(tlsCa) && Option.isNone(tlsCert)) {
     return invalid("--tls-ca asks TLS clients for certificates: it needs --tls-cert and --tls-key")

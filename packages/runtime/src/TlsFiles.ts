@@ -52,7 +52,9 @@ const reason = (cause: unknown): string => {
 /** Why `pem` is not what a `kind` file must hold, or `undefined` when it is. */
 const problem = (pem: string, kind: Kind): string | undefined => {
   if (kind === "key") {
-    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) return "it holds no PEM private key (-----BEGIN PRIVATE KEY-----)"
+    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+      return "it holds no PEM private key (-----BEGIN PRIVATE KEY-----)"
+    }
     try {
       Crypto.createPrivateKey(pem)
       return undefined
@@ -85,7 +87,7 @@ export const read = (path: string, kind: Kind): PemFile => {
   try {
     pem = Fs.readFileSync(path, "utf8")
   } catch (cause) {
-    throw new Error(`Expected ${what[kind]}: cannot read it (${reason(cause)})`)
+    throw new Error(`Expected ${what[kind]}: cannot read it (${reason(cause)})`, { cause })
   }
   const wrong = problem(pem, kind)
   if (wrong !== undefined) throw new Error(`Expected ${what[kind]}: ${wrong}`)
