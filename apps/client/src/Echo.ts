@@ -1,7 +1,8 @@
 /**
  * The `echo` command: the seed's exchange (send a message, check its echo),
  * repeated with `count` and `interval`, or standard input streamed through the
- * server to standard output like `nc`, with a half-close at the end of input.
+ * server to standard output like `nc`, with a half-close at the end of input
+ * (over TLS, once everything sent has come back: see `stream`).
  *
  * On interruption (the first SIGINT/SIGTERM) it half-closes, waits briefly for
  * the echo still in flight, and logs what was done.
@@ -124,6 +125,9 @@ const stream = Effect.fnUntraced(function*(options: Options) {
   const summary = () => `sent ${session.sent()} bytes, received ${session.echoed()} bytes`
   yield* Effect.gen(function*() {
     yield* stdio.stdin.pipe(Stream.runForEach(session.send))
+    // TLS has no half-close everywhere: a close_notify ends a TLS 1.2 connection both ways, and asyncio
+    // closes on it, dropping an echo not yet written. So over TLS the echo comes back first.
+    if (connection.tls !== undefined) yield* session.awaitEcho
     // the end of input: half-close, the server's FIN ends the echo
     yield* connection.end
     yield* session.awaitEnd
