@@ -1,6 +1,7 @@
 // The test certificates of `certs.ts` as PEM files, for programs that take file names (the apps'
 // `--tls-cert`, `--tls-key`, `--tls-ca`, openssl, Python, the bench's TLS peers): written once per
-// process into a temporary folder removed when the process exits. No private key is committed.
+// process into a temporary folder removed when the process exits (or, when it could not, by the next
+// process that makes one). No private key is committed.
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -44,9 +45,34 @@ const pair = (dir: string, name: string, keyPair: KeyPair): KeyPairFiles => ({
   key: write(dir, `${name}.key`, keyPair.key)
 })
 
+const prefix = "effect-tcp-cert-files-"
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/**
+ * Removes the folders of processes that are gone: a test worker that vitest stops may not see its "exit"
+ * event, and its folder (named after its pid) would stay behind.
+ */
+const removeStale = (): void => {
+  for (const name of Fs.readdirSync(Os.tmpdir())) {
+    const pid = Number(/^effect-tcp-cert-files-(\d+)-/.exec(name)?.[1])
+    if (pid > 0 && pid !== process.pid && !alive(pid)) {
+      Fs.rmSync(Path.join(Os.tmpdir(), name), { recursive: true, force: true })
+    }
+  }
+}
+
 const make = (): CertificateFiles => {
   const certs = certificates()
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-tcp-cert-files-"))
+  removeStale()
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), `${prefix}${process.pid}-`))
   process.once("exit", () => Fs.rmSync(dir, { recursive: true, force: true }))
   return {
     dir,
