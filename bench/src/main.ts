@@ -1,11 +1,13 @@
 /**
  * `pnpm bench`: our echo server side by side with its peers.
  *
- * Starts every server (one after another, each on a free loopback port, pinned to core 0),
- * measures the memory of each holding many idle connections, checks that our load generator
+ * Starts every server (one after another, each on a free loopback port, pinned to core 0; the TLS
+ * servers with a certificate made now, in a temporary folder), measures the memory of each (but the
+ * TLS ones) holding many idle connections, checks that our load generator
  * (`apps/client bench`) drives node:net within 0.8× of a raw node:net client (else the raw one
  * runs the cells), then drives each server with the same load (pinned to core 1) for every
- * message size and connection count, interleaving the servers within each cell, and writes
+ * message size and connection count (the TLS servers with the raw client over TLS), interleaving
+ * the servers within each cell, and writes
  * bench/results/<date>.{md,json,svg}.
  *
  *   pnpm bench             the full run, for people (several minutes)
@@ -19,6 +21,7 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as Os from "node:os"
 import { parseArgs } from "node:util"
+import { tlsFiles } from "./certs.ts"
 import { renderChart } from "./chart.ts"
 import { formatCell, renderMarkdown } from "./markdown.ts"
 import {
@@ -172,8 +175,11 @@ const drive = async (
     "--warmup",
     String(warmupSeconds)
   ]
+  // a TLS server: the raw client over TLS, trusting the bench's CA (the server started, so the files exist)
+  const files = server.spec.tls === true ? tlsFiles() : undefined
+  const tls = files === undefined || "skip" in files ? [] : ["--tls", "--ca", files.ca]
   const args = client === "raw"
-    ? [clientMain.raw, ...common]
+    ? [clientMain.raw, ...common, ...tls]
     : [clientMain.ours, "bench", ...common, "--workers", String(workers), "--json"]
   const timeout = (durationSeconds + warmupSeconds) * 1000 + 60_000
   const [command, pinnedArgs] = pinned(clientCores, [process.execPath, args])
@@ -335,6 +341,11 @@ const main = async () => {
   // a profile should show the load, not the opening of 10,000 connections (and the profiler holds memory)
   if (flags.profile) log("bench: --profile: memory not measured")
   for (const [index, server] of (flags.profile ? [] : running).entries()) {
+    // the holder's idle connections are plain TCP: a TLS server would wait for their handshakes
+    if (server.spec.tls === true) {
+      log(`bench: memory of ${server.info.label} not measured: its idle connections would need TLS`)
+      continue
+    }
     try {
       const m = await measureMemory(server, config.idleConnections)
       memory.push(m)
@@ -378,10 +389,13 @@ const main = async () => {
     }× the raw client's requests/s at worst (< ${CLIENT_CHECK_THRESHOLD}×): the raw client runs the cells`
   log(`bench: load generator: ${client === "ours" ? "apps/client bench" : "bench/src/raw-client.ts"}: ${why}`)
 
-  // the framed servers answer only the raw client's messages, which are frames
+  // the framed servers answer only the raw client's messages, which are frames; the TLS servers are driven
+  // by the raw client over TLS, whichever client runs the other cells
   const loaded = client === "raw" ? running : running.filter((server) => !server.spec.framed)
+  const clientOf = (server: Running): ClientId => server.spec.tls === true ? "raw" : client
   for (const server of running) {
     if (!loaded.includes(server)) log(`bench: ${server.info.label}: no cells, it needs the raw client's frames`)
+    if (server.spec.tls === true) log(`bench: ${server.info.label}: driven by bench/src/raw-client.ts --tls`)
   }
   const rounds = new Map<string, Array<Measured>>()
   const total = config.rounds * CELLS.length * loaded.length
@@ -392,7 +406,7 @@ const main = async () => {
         done++
         const key = `${server.info.id} ${cell.size} ${cell.connections}`
         try {
-          const measured = await drive(client, server, cell.size, cell.connections, workers)
+          const measured = await drive(clientOf(server), server, cell.size, cell.connections, workers)
           const { summary } = measured
           rounds.set(key, [...(rounds.get(key) ?? []), measured])
           const errors = errorCount(summary)

@@ -9,14 +9,20 @@
  * the bench decodes it with), and logs `connections open` on stderr when the load starts, as that client does.
  *
  *   node bench/src/raw-client.ts --port P --connections N --size S --duration SECONDS --warmup SECONDS
+ *                                [--tls --ca CA.pem [--servername NAME]]
  *
+ * `--tls` drives a TLS echo server on plain `node:tls` instead, verifying its certificate against `--ca` (the
+ * bench's own CA, made at run time) and the name `--servername` (default `localhost`); the load starts once
+ * every handshake is done.
  * Each message is also one length-prefixed frame (a 4-byte big-endian length of the rest, then the rest), so
  * the framed echo servers (`node-net-framed`, `library-framed`) answer it as the plain ones do.
  * The bytes are counted, not compared: an echo server that answers the right number of bytes passes.
  * A connection that fails is counted in `errors` by its error code and not reopened.
  */
 import type { Summary } from "@effect-tcp/client/Summary"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 import { parseArgs } from "node:util"
 
 const { values } = parseArgs({
@@ -27,7 +33,10 @@ const { values } = parseArgs({
     size: { type: "string", default: "1024" },
     duration: { type: "string", default: "5" },
     warmup: { type: "string", default: "1" },
-    json: { type: "boolean", default: true }
+    json: { type: "boolean", default: true },
+    tls: { type: "boolean", default: false },
+    ca: { type: "string" },
+    servername: { type: "string", default: "localhost" }
   }
 })
 
@@ -42,6 +51,11 @@ for (const [name, value] of Object.entries({ port, connections, size })) {
     process.exit(2)
   }
 }
+if (values.tls && values.ca === undefined) {
+  process.stderr.write("raw-client: --tls needs --ca, the CA that signed the server's certificate\n")
+  process.exit(2)
+}
+const ca = values.ca === undefined ? undefined : Fs.readFileSync(values.ca)
 
 /** Latencies of the measured round trips, in µs, in a growing typed array (no object per sample). */
 let latencies = new Float64Array(1 << 20)
@@ -88,6 +102,18 @@ const loop = (socket: Net.Socket) => {
 
 const open = (): Promise<Net.Socket> =>
   new Promise((resolve, reject) => {
+    if (values.tls) {
+      const socket = Tls.connect({
+        host: values.host,
+        port,
+        servername: values.servername,
+        ...(ca === undefined ? {} : { ca })
+      })
+      socket.setNoDelay(true)
+      socket.once("secureConnect", () => resolve(socket))
+      socket.once("error", reject)
+      return
+    }
     const socket = Net.connect({ host: values.host, port, noDelay: true })
     socket.once("connect", () => resolve(socket))
     socket.once("error", reject)

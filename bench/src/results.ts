@@ -22,6 +22,10 @@ export const NODE_NET_FRAMED = "node-net-framed"
 export const LIBRARY_FRAMED = "library-framed"
 /** The framing by hand again, run by one Effect fiber per connection: the floor under `LIBRARY_FRAMED`. */
 export const EFFECT_FIBER_FRAMED = "effect-fiber-framed"
+/** A plain node:tls echo: the baseline of `LIBRARY_TLS`. */
+export const NODE_TLS = "node-tls"
+/** The library's echo over TLS: `Tcp.listen({ tls })`, `serve(c => c.copyTo(c))`. */
+export const LIBRARY_TLS = "library-tls"
 
 /** What `--quick` runs besides the baseline: every server a target names, and the two that explain them. */
 export const QUICK_SERVERS: ReadonlyArray<string> = [
@@ -33,6 +37,8 @@ export const QUICK_SERVERS: ReadonlyArray<string> = [
   NODE_NET_FRAMED,
   LIBRARY_FRAMED,
   EFFECT_FIBER_FRAMED,
+  NODE_TLS,
+  LIBRARY_TLS,
   "asyncio",
   "uvloop"
 ]
@@ -263,6 +269,8 @@ interface Goal {
 
 const every = (cells: ReadonlyArray<Cell>) => cells
 const ofSize = (size: number) => (cells: ReadonlyArray<Cell>) => cells.filter((c) => c.size === size)
+const ofSizes = (...sizes: ReadonlyArray<number>) => (cells: ReadonlyArray<Cell>) =>
+  cells.filter((c) => sizes.includes(c.size))
 
 /** The goals of the issues, in the order the results list them. */
 export const GOALS: ReadonlyArray<Goal> = [
@@ -293,6 +301,15 @@ export const GOALS: ReadonlyArray<Goal> = [
     cells: ofSize(KiB),
     op: ">=",
     threshold: 0.9
+  },
+  // TLS at node:tls speed (#17): the library's copyTo echo over TLS against a plain node:tls echo, same client
+  {
+    server: LIBRARY_TLS,
+    metric: "requestsPerSecond",
+    baseline: NODE_TLS,
+    cells: ofSizes(KiB, 100 * KiB),
+    op: ">=",
+    threshold: 0.95
   },
   // ahead of Python's event loops (uvloop where installed)
   ...[LIBRARY_COPY, LIBRARY_STREAM].flatMap((server) =>

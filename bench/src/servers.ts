@@ -6,14 +6,17 @@ import { Heap } from "@effect-tcp/runtime"
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { tlsFiles } from "./certs.ts"
 import {
   BASELINE,
   EFFECT_FIBER_FRAMED,
   LIBRARY_COPY,
   LIBRARY_FRAMED,
   LIBRARY_STREAM,
+  LIBRARY_TLS,
   NODE_NET_EFFECT,
   NODE_NET_FRAMED,
+  NODE_TLS,
   OURS,
   OURS_NO_FLAGS
 } from "./results.ts"
@@ -39,6 +42,11 @@ export interface ServerSpec {
    * big-endian length, then the rest), so it runs the cells only when the raw client does.
    */
   readonly framed?: boolean
+  /**
+   * It speaks TLS: only the raw client's `--tls` drives it (trusting the bench's own CA, made at run time),
+   * whichever client runs the other cells; its idle connections are not measured.
+   */
+  readonly tls?: boolean
 }
 
 const portLine = /^(\d+)$/
@@ -73,6 +81,13 @@ const peer = (file: string) => (flags: ReadonlyArray<string>): Launch => ({
   args: [...flags, path(`bench/peers/${file}`), "0"],
   ready: portLine
 })
+
+/** A TLS peer in bench/peers/: its certificate and key (the bench's, made now) after the port. */
+const tlsPeer = (file: string) => (flags: ReadonlyArray<string>): Launch | { skip: string } => {
+  const files = tlsFiles()
+  if ("skip" in files) return files
+  return { command: node, args: [...flags, path(`bench/peers/${file}`), "0", files.cert, files.key], ready: portLine }
+}
 
 const serverMain = path("apps/server/src/main.ts")
 
@@ -141,6 +156,22 @@ export const servers = (pythons: {
       "the framing by hand of node-net-framed, run by one Effect fiber per connection that suspends on `Effect.callback` until the next chunk: Effect's wake-up alone, the floor under library-framed (bench/peers/effect-fiber-framed.ts)",
     launch: peer("effect-fiber-framed.ts"),
     framed: true
+  },
+  {
+    id: NODE_TLS,
+    label: "node:tls",
+    description:
+      "plain `node:tls`: `tls.createServer`, `socket.on(\"data\", d => socket.write(d))`, setNoDelay(true): the TLS baseline, driven by the raw client over TLS (bench/peers/node-tls.ts)",
+    launch: tlsPeer("node-tls.ts"),
+    tls: true
+  },
+  {
+    id: LIBRARY_TLS,
+    label: "library TLS copyTo",
+    description:
+      "library, no flags, TLS: `Tcp.listen({ tls })` + `serve((c) => c.copyTo(c))` on `Tcp.layer`, `NodeRuntime.runMain`, plain `node`, driven by the raw client over TLS (bench/peers/library-tls.ts)",
+    launch: tlsPeer("library-tls.ts"),
+    tls: true
   },
   {
     id: OURS,

@@ -133,7 +133,12 @@ describe("ratios and targets", () => {
       of("library-framed").map((t) => [t.baseline, t.cell?.size]),
       [["node-net-framed", 1024], ["node-net-framed", 1024]]
     )
-    assert.strictEqual(targets.length, 13 + 31 + 25 + 1 + 2)
+    // library TLS (#17): requests/s against plain node:tls, at 1 KiB and 100 KiB
+    assert.deepStrictEqual(
+      of("library-tls").map((t) => [t.metric, t.baseline, t.cell?.size, t.op, t.threshold]),
+      [1024, 1024, 102400, 102400].map((size) => ["requestsPerSecond", "node-tls", size, ">=", 0.95])
+    )
+    assert.strictEqual(targets.length, 13 + 31 + 25 + 1 + 2 + 4)
   })
 
   it("passes at exactly the threshold, fails beyond it", () => {

@@ -1,7 +1,8 @@
 /**
  * The `echo` command: the seed's exchange (send a message, check its echo),
  * repeated with `count` and `interval`, or standard input streamed through the
- * server to standard output like `nc`, with a half-close at the end of input.
+ * server to standard output like `nc`, with a half-close at the end of input
+ * (over TLS, once everything sent has come back: see `stream`).
  *
  * On interruption (the first SIGINT/SIGTERM) it half-closes, waits briefly for
  * the echo still in flight, and logs what was done.
@@ -77,7 +78,7 @@ const messages = Effect.fnUntraced(function*(options: Options) {
   const session = yield* Session.make(connection)
   const bytes = new TextEncoder().encode(options.message)
   const line = new TextEncoder().encode(`${options.message}\n`)
-  yield* Effect.logInfo(`connected to ${session.peer}`)
+  yield* Effect.logInfo(`connected to ${session.peer}`).pipe(Effect.annotateLogs(Target.tlsAnnotations(connection)))
 
   let done = 0
   let total = 0
@@ -120,10 +121,13 @@ const stream = Effect.fnUntraced(function*(options: Options) {
   const stdio = yield* Stdio.Stdio
   const connection = yield* Target.connect(options)
   const session = yield* Session.make(connection, stdio.stdout())
-  yield* Effect.logInfo(`connected to ${session.peer}`)
+  yield* Effect.logInfo(`connected to ${session.peer}`).pipe(Effect.annotateLogs(Target.tlsAnnotations(connection)))
   const summary = () => `sent ${session.sent()} bytes, received ${session.echoed()} bytes`
   yield* Effect.gen(function*() {
     yield* stdio.stdin.pipe(Stream.runForEach(session.send))
+    // TLS has no half-close everywhere: a close_notify ends a TLS 1.2 connection both ways, and asyncio
+    // closes on it, dropping an echo not yet written. So over TLS the echo comes back first.
+    if (connection.tls !== undefined) yield* session.awaitEcho
     // the end of input: half-close, the server's FIN ends the echo
     yield* connection.end
     yield* session.awaitEnd
@@ -141,5 +145,5 @@ export const run = (options: Options): Effect.Effect<void, Error, Tcp.Tcp | Stdi
   (options.stdin ? stream(options) : messages(options)).pipe(
     Effect.scoped,
     Effect.withSpan("Echo.run"),
-    Effect.annotateLogs({ server: `${options.host}:${options.port}` })
+    Effect.annotateLogs({ server: Target.describe(options) })
   )

@@ -1,6 +1,7 @@
 /**
- * Where the client connects and how: host, port, timeouts, read limit, and
- * retries with exponential backoff and jitter for refused and timed-out connects.
+ * Where the client connects and how: host and port (or a Unix socket), TLS,
+ * timeouts, read limit, and retries with exponential backoff and jitter for
+ * refused and timed-out connects.
  *
  * @since 0.1.0
  */
@@ -24,6 +25,27 @@ export interface Target {
   readonly readLimit: number
   /** Retries after a refused or timed-out connect (0: none). */
   readonly retries: number
+  /** A Unix domain socket's path: connects there instead of to `host` and `port`. */
+  readonly unix?: string | undefined
+  /** TLS over the TCP connection; `undefined`: plain TCP. */
+  readonly tls?: Tls | undefined
+}
+
+/**
+ * The client's TLS: the server's certificate is always verified, against
+ * `ca` or Node's default CAs, and its names against `serverName` or `host`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Tls {
+  /** The CA certificates to trust instead of Node's default ones, PEM. */
+  readonly ca?: string | undefined
+  /** A client certificate, for servers that ask for one, PEM; with `key`. */
+  readonly cert?: string | undefined
+  readonly key?: string | undefined
+  /** The name the server's certificate must carry (also sent as SNI); default: `host`. */
+  readonly serverName?: string | undefined
 }
 
 /**
@@ -41,14 +63,60 @@ export const defaults: Target = {
 }
 
 /**
- * Only a refused or timed-out connect is worth another try: the server may be
- * starting. A host that does not resolve, or a permission denied, will not fix itself.
+ * Only a refused or timed-out connect is worth another try, or a Unix socket
+ * not there yet: the server may be starting. A host that does not resolve, a
+ * permission denied or a certificate that does not verify will not fix itself.
  *
  * @since 0.1.0
  * @category retries
  */
 export const isRetryable = (error: OSError.ConnectError): boolean =>
-  error._tag === "ConnectionRefusedError" || error._tag === "TimeoutError"
+  error._tag === "ConnectionRefusedError" || error._tag === "TimeoutError" || error._tag === "FileNotFoundError"
+
+/**
+ * Where the target is, for logs: `host:port`, or the Unix socket's path.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const describe = (target: Target): string => target.unix ?? `${target.host}:${target.port}`
+
+/**
+ * What a TLS connection agreed on, for the client's logs (nothing on a plain one).
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const tlsAnnotations = (connection: Connection.Connection): Record<string, string> =>
+  connection.tls === undefined ? {} : { tlsProtocol: connection.tls.protocol, tlsCipher: connection.tls.cipher }
+
+/**
+ * What `Tcp.connect` is asked for. The connect timeout also bounds the TLS
+ * handshake, as curl's does: a server that accepts and never answers is a
+ * connect that did not complete.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const toConnectOptions = (target: Target): Tcp.ConnectOptions => {
+  const common = { timeout: target.connectTimeout, readLimit: target.readLimit }
+  if (target.unix !== undefined) return { path: target.unix, ...common }
+  const tls = target.tls
+  return {
+    host: target.host,
+    port: target.port,
+    ...common,
+    ...(tls === undefined ? {} : {
+      tls: {
+        handshakeTimeout: target.connectTimeout,
+        ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+        ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+        ...(tls.key === undefined ? {} : { key: tls.key }),
+        ...(tls.serverName === undefined ? {} : { serverName: tls.serverName })
+      }
+    })
+  }
+}
 
 /**
  * Exponential backoff from 100 ms, doubling, capped at 5 s, with jitter
@@ -84,11 +152,6 @@ export const backoff = (retries: number): Schedule.Schedule<Duration.Duration, O
 export const connect = (
   target: Target
 ): Effect.Effect<Connection.Connection, OSError.ConnectError, Tcp.Tcp | Scope.Scope> =>
-  Tcp.connect({
-    host: target.host,
-    port: target.port,
-    timeout: target.connectTimeout,
-    readLimit: target.readLimit
-  }).pipe(
+  Tcp.connect(toConnectOptions(target)).pipe(
     target.retries > 0 ? Effect.retry(backoff(target.retries)) : (self) => self
   )

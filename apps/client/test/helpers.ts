@@ -2,7 +2,9 @@
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { once } from "node:events"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 import { fileURLToPath } from "node:url"
 
 export const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
@@ -121,13 +123,17 @@ export const client = (
   options: {
     readonly input?: Buffer | undefined
     readonly keepStdinOpen?: boolean | undefined
+    /** A file as standard input instead of a pipe: read as fast as the client can, as `< file` gives it. */
+    readonly stdinFile?: string | undefined
     readonly env?: Record<string, string> | undefined
   } = {}
 ): Client => {
+  const stdinFile = options.stdinFile === undefined ? undefined : Fs.openSync(options.stdinFile, "r")
   const child = spawn(process.execPath, [main, ...args], {
-    stdio: ["pipe", "pipe", "pipe"],
+    stdio: [stdinFile ?? "pipe", "pipe", "pipe"],
     env: { ...process.env, ...options.env }
   })
+  if (stdinFile !== undefined) Fs.closeSync(stdinFile)
   const out: Array<Buffer> = []
   let err = ""
   const waiters: Array<() => void> = []
@@ -140,9 +146,9 @@ export const client = (
     err += d
     check()
   })
-  child.stdin!.on("error", () => {})
+  child.stdin?.on("error", () => {})
   if (options.input !== undefined) child.stdin!.write(options.input)
-  if (!options.keepStdinOpen) child.stdin!.end()
+  if (!options.keepStdinOpen) child.stdin?.end()
   const stdout = () => Buffer.concat(out)
   // bounded: never outlive the test
   const timer = setTimeout(() => child.kill("SIGKILL"), 25_000)
@@ -178,4 +184,67 @@ export const lines = (text: string): Array<string> => text.split("\n").filter((l
 /** Kills what is still running, for `finally`. */
 export const kill = (c: Client): void => {
   if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill("SIGKILL")
+}
+
+/** A TLS echo server on node:tls (with a client certificate asked for when `ca` is given), counting bytes. */
+export const tlsServer = async (options: Tls.TlsOptions): Promise<TestServer> => {
+  let received = 0
+  let accepted = 0
+  const sockets = new Set<Tls.TLSSocket>()
+  const srv = Tls.createServer({ allowHalfOpen: true, ...options }, (socket) => {
+    accepted++
+    sockets.add(socket)
+    socket.on("close", () => sockets.delete(socket))
+    socket.on("error", () => {})
+    socket.on("data", (data: Buffer) => {
+      received += data.length
+      if (!socket.write(data)) {
+        socket.pause()
+        socket.once("drain", () => socket.resume())
+      }
+    })
+    socket.on("end", () => socket.end())
+  })
+  // every TCP connection, handshaken or not: one whose client gave up on the handshake stays half-open
+  const connections = new Set<Net.Socket>()
+  srv.on("connection", (socket: Net.Socket) => {
+    connections.add(socket)
+    socket.on("close", () => connections.delete(socket))
+  })
+  srv.on("tlsClientError", () => {})
+  srv.listen(0, "127.0.0.1")
+  await once(srv, "listening")
+  return {
+    port: (srv.address() as Net.AddressInfo).port,
+    received: () => received,
+    accepted: () => accepted,
+    close: async () => {
+      for (const socket of [...sockets, ...connections]) socket.destroy()
+      await new Promise<void>((resolve) => srv.close(() => resolve()))
+    }
+  }
+}
+
+/** A TCP server that accepts and then does `what`: say nothing, or close at once. */
+export const rudeServer = async (what: "silent" | "close"): Promise<TestServer> => {
+  let accepted = 0
+  const sockets = new Set<Net.Socket>()
+  const srv = Net.createServer((socket) => {
+    accepted++
+    sockets.add(socket)
+    socket.on("error", () => {})
+    socket.on("close", () => sockets.delete(socket))
+    if (what === "close") socket.end()
+  })
+  srv.listen(0, "127.0.0.1")
+  await once(srv, "listening")
+  return {
+    port: (srv.address() as Net.AddressInfo).port,
+    received: () => 0,
+    accepted: () => accepted,
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => srv.close(() => resolve()))
+    }
+  }
 }

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Flags, Logging } from "@effect-tcp/runtime"
+import { Flags, Logging, TlsFiles } from "@effect-tcp/runtime"
 import { Tcp } from "@effect-tcp/socket"
 import type { OSError } from "@effect-tcp/socket"
 import * as CliError from "effect/cli/CliError"
@@ -94,6 +94,23 @@ export const flags = {
   statsInterval: Flags.duration("stats-interval", "Time between stats log lines (0: on shutdown only)", {
     default: "0"
   }),
+  tlsCert: TlsFiles.flag(
+    "tls-cert",
+    "Serve TLS with this certificate (and its chain), PEM; needs --tls-key",
+    "certificate"
+  ),
+  tlsKey: TlsFiles.flag("tls-key", "The private key of --tls-cert, PEM", "key"),
+  tlsCa: TlsFiles.flag(
+    "tls-ca",
+    "Ask every client for a certificate and verify it against these CAs, PEM (with --tls-cert)",
+    "ca"
+  ),
+  tlsHandshakeTimeout: Flags.duration(
+    "tls-handshake-timeout",
+    "Time a TLS handshake may take before the connection is closed",
+    { default: "10" }
+  ),
+  unix: Flags.string("unix", "Listen on this Unix domain socket instead of --host and --port", { metavar: "path" }),
   logFormat: Logging.formatFlag("ECHO")
 }
 
@@ -115,30 +132,112 @@ const annotation = ([name, value]: [string, unknown]): [string, unknown] =>
     : [name, value === 0 ? "off" : value]
 
 /**
+ * The server's TLS options from the flags, once `validate` has passed:
+ * `undefined` without `--tls-cert`. `--tls-ca` asks every client for a
+ * certificate and refuses those without one that verifies.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const toTls = (flags: Flags): Tcp.TcpListenOptions["tls"] => {
+  if (Option.isNone(flags.tlsCert) || Option.isNone(flags.tlsKey)) return undefined
+  return {
+    cert: flags.tlsCert.value.pem,
+    key: flags.tlsKey.value.pem,
+    handshakeTimeout: flags.tlsHandshakeTimeout,
+    ...(Option.isSome(flags.tlsCa) ? { ca: flags.tlsCa.value.pem, clientCertificates: "require" as const } : {})
+  }
+}
+
+// How TLS reads on the "Serving on" line: the files by their paths, never their contents.
+const tlsAnnotations = (flags: Flags): Record<string, unknown> =>
+  Option.isNone(flags.tlsCert) || Option.isNone(flags.tlsKey)
+    ? { tls: false }
+    : {
+      tls: true,
+      tlsCert: flags.tlsCert.value.path,
+      tlsKey: flags.tlsKey.value.path,
+      clientCertificates: Option.isSome(flags.tlsCa) ? "require" : "none",
+      ...(Option.isSome(flags.tlsCa) ? { tlsCa: flags.tlsCa.value.path } : {}),
+      tlsHandshakeTimeoutSeconds: Duration.toSeconds(flags.tlsHandshakeTimeout)
+    }
+
+/**
  * The server's options from the flags. Every flag but `--workers` and
  * `--log-format` is a setting of the server, logged by its name; a flag named
  * like its `Tcp.ListenOptions` field (`--read-limit`) reaches `Tcp.listen` as
  * it is, so only the flags that Tcp names or reads otherwise are listed here.
+ * With `--unix` the server listens on that path, and `--host`, `--port` and
+ * `--reuse-port` play no part.
  *
  * @since 0.1.0
  * @category models
  */
 export const toOptions = (flags: Flags): EchoServer.Options => {
-  const { logFormat: _logFormat, workers: _workers, ...settings } = flags
+  const {
+    logFormat: _logFormat,
+    tlsCa: _tlsCa,
+    tlsCert: _tlsCert,
+    tlsHandshakeTimeout: _tlsHandshakeTimeout,
+    tlsKey: _tlsKey,
+    unix,
+    workers: _workers,
+    ...settings
+  } = flags
   const { idleTimeout, maxConnections, recvBufferSize, sendBufferSize, shutdownTimeout, statsInterval, ...listen } =
     settings
-  return {
-    listen: {
-      ...listen,
-      receiveBufferSize: Option.getOrUndefined(recvBufferSize),
-      sendBufferSize: Option.getOrUndefined(sendBufferSize),
-      maxConnections: maxConnections === 0 ? undefined : maxConnections,
-      idleTimeout: Duration.isZero(idleTimeout) ? undefined : idleTimeout,
-      shutdownGrace: shutdownTimeout
-    },
-    statsInterval: Duration.isZero(statsInterval) ? undefined : statsInterval,
-    settings: Object.fromEntries(Object.entries(settings).map(annotation))
+  const { host, port, reusePort, ...common } = listen
+  const every = {
+    ...common,
+    receiveBufferSize: Option.getOrUndefined(recvBufferSize),
+    sendBufferSize: Option.getOrUndefined(sendBufferSize),
+    maxConnections: maxConnections === 0 ? undefined : maxConnections,
+    idleTimeout: Duration.isZero(idleTimeout) ? undefined : idleTimeout,
+    shutdownGrace: shutdownTimeout
   }
+  const tls = toTls(flags)
+  const logged = Option.isSome(unix)
+    ? Object.entries(settings).filter(([name]) => !["host", "port", "reusePort"].includes(name))
+    : Object.entries(settings)
+  return {
+    listen: Option.isSome(unix)
+      ? { path: unix.value, ...every }
+      : { host, port, reusePort, ...every, ...(tls === undefined ? {} : { tls }) },
+    statsInterval: Duration.isZero(statsInterval) ? undefined : statsInterval,
+    settings: { ...Object.fromEntries(logged.map(annotation)), ...(Option.isSome(unix) ? {} : tlsAnnotations(flags)) }
+  }
+}
+
+const invalid = (message: string) => Effect.fail(new CliError.ValidationError({ message }))
+
+/**
+ * What no single flag can say: the TLS flags that go together, a key that
+ * does not match its certificate, and what a Unix socket cannot do. A usage
+ * error (one line, exit 2) before anything binds.
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const validate = (flags: Flags): Effect.Effect<void, CliError.CliError> => {
+  const { tlsCa, tlsCert, tlsKey, unix } = flags
+  if (Option.isSome(tlsCert) !== Option.isSome(tlsKey)) {
+    return invalid(
+      `--tls-cert and --tls-key go together: ${Option.isSome(tlsCert) ? "--tls-key" : "--tls-cert"} is missing`
+    )
+  }
+  if (Option.isSome(tlsCa) && Option.isNone(tlsCert)) {
+    return invalid("--tls-ca asks TLS clients for certificates: it needs --tls-cert and --tls-key")
+  }
+  if (Option.isSome(tlsCert) && Option.isSome(tlsKey)) {
+    const problem = TlsFiles.mismatch(tlsCert.value, tlsKey.value)
+    if (problem !== undefined) return invalid(`--tls-key: ${problem}`)
+  }
+  if (Option.isSome(unix)) {
+    if (Option.isSome(tlsCert)) return invalid("--unix serves plain connections: TLS (--tls-cert) is over TCP only")
+    if (flags.workers > 1) return invalid("--workers share a port with SO_REUSEPORT: not with --unix")
+    if (flags.reusePort) return invalid("--reuse-port is for a TCP port: not with --unix")
+  }
+  return Effect.void
 }
 
 const logLevelNames: Record<LogLevel.LogLevel, string> = {
@@ -203,5 +302,6 @@ export const command = Command.make(name, flags, (flags) =>
       Effect.provideService(References.MinimumLogLevel, level)
     )
   })).pipe(
+    Command.validate(validate),
     Command.withDescription("An echo server (RFC 862) on 127.0.0.1:8888: every byte sent comes back, in order")
   )

@@ -78,6 +78,15 @@ export const closedBy = (exit: Exit.Exit<unknown, OSError.ReadError | OSError.Wr
   return { reason: "error", error: "Defect", message: defect instanceof Error ? defect.message : String(defect) }
 }
 
+/** What a TLS connection agreed on, for its "Connection opened" line (nothing on a plain one). */
+const tlsRecord = (connection: Connection.Connection): Record<string, string> => {
+  const tls = connection.tls
+  if (tls === undefined) return {}
+  const record: Record<string, string> = { tlsProtocol: tls.protocol, tlsCipher: tls.cipher }
+  if (tls.peerCertificate !== undefined) record.clientCertificate = tls.peerCertificate.subject
+  return record
+}
+
 const opened = (connection: Connection.Connection): Effect.Effect<void> =>
   Effect.flatMap(
     LogLevel.isEnabled("Info"),
@@ -85,7 +94,11 @@ const opened = (connection: Connection.Connection): Effect.Effect<void> =>
       enabled
         ? Effect.flatMap(
           connection.options,
-          (options) => Effect.annotateLogs(Effect.logInfo("Connection opened"), SocketOptions.toRecord(options))
+          (options) =>
+            Effect.annotateLogs(Effect.logInfo("Connection opened"), {
+              ...SocketOptions.toRecord(options),
+              ...tlsRecord(connection)
+            })
         )
         : Effect.void
   )

@@ -2,7 +2,9 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Option } from "effect"
 import { Command } from "effect/cli"
+import * as Fs from "node:fs"
 import * as Cli from "../src/Cli.ts"
+import { certificateFiles } from "./certificates.ts"
 
 /** The server's options for this command line, in an empty environment. */
 const optionsFor = (args: ReadonlyArray<string>) =>
@@ -48,7 +50,8 @@ describe("Cli.toOptions", () => {
         idleTimeoutSeconds: 300,
         shutdownTimeoutSeconds: 10,
         closeTimeoutSeconds: 5,
-        statsIntervalSeconds: "off"
+        statsIntervalSeconds: "off",
+        tls: false
       })
     }))
 
@@ -105,5 +108,70 @@ describe("Cli.toOptions", () => {
         assert.notProperty(listen, name)
         assert.notProperty(settings, name)
       }
+    }))
+
+  it.effect("--unix: Tcp.listen on the path, without host, port or SO_REUSEPORT", () =>
+    Effect.gen(function*() {
+      const { listen, settings } = yield* optionsFor(["--unix", "/tmp/echo.sock", "--backlog", "7"])
+      assert.deepStrictEqual(listen, {
+        path: "/tmp/echo.sock",
+        backlog: 7,
+        noDelay: true,
+        readLimit: 65536,
+        receiveBufferSize: undefined,
+        sendBufferSize: undefined,
+        maxConnections: 10_000,
+        idleTimeout: Duration.seconds(300),
+        shutdownGrace: Duration.seconds(10),
+        closeTimeout: Duration.seconds(5)
+      })
+      for (const name of ["host", "port", "reusePort", "unix", "tls"]) assert.notProperty(settings, name)
+      assert.strictEqual(settings?.backlog, 7)
+    }))
+})
+
+describe("Cli.toOptions over TLS", () => {
+  it.effect("--tls-cert and --tls-key: the PEM text reaches Tcp.listen, the paths reach the log", () =>
+    Effect.gen(function*() {
+      const files = certificateFiles()
+      const { listen, settings } = yield* optionsFor([
+        "--tls-cert",
+        files.server.cert,
+        "--tls-key",
+        files.server.key,
+        "--tls-handshake-timeout",
+        "2"
+      ])
+      assert.deepStrictEqual(listen.tls, {
+        cert: Fs.readFileSync(files.server.cert, "utf8"),
+        key: Fs.readFileSync(files.server.key, "utf8"),
+        handshakeTimeout: Duration.seconds(2)
+      })
+      assert.deepStrictEqual(settings, {
+        ...settings,
+        tls: true,
+        tlsCert: files.server.cert,
+        tlsKey: files.server.key,
+        clientCertificates: "none",
+        tlsHandshakeTimeoutSeconds: 2
+      })
+      for (const name of ["tlsCa", "unix", "tlsHandshakeTimeout"]) assert.notProperty(settings, name)
+    }))
+
+  it.effect("--tls-ca requires a client certificate the CA signed", () =>
+    Effect.gen(function*() {
+      const files = certificateFiles()
+      const { listen, settings } = yield* optionsFor([
+        "--tls-cert",
+        files.server.cert,
+        "--tls-key",
+        files.server.key,
+        "--tls-ca",
+        files.ca
+      ])
+      assert.strictEqual(listen.tls?.clientCertificates, "require")
+      assert.strictEqual(listen.tls?.ca, Fs.readFileSync(files.ca, "utf8"))
+      assert.strictEqual(settings?.clientCertificates, "require")
+      assert.strictEqual(settings?.tlsCa, files.ca)
     }))
 })

@@ -23,6 +23,10 @@ export const codes = {
   connectionLost: 5,
   addressResolution: 6,
   permission: 8,
+  /** The peer's TLS certificate did not verify (`SSLCertVerificationError`). */
+  certificateVerification: 9,
+  /** Any other TLS failure: `SSLError`, `SSLEOFError`, `SSLZeroReturnError`. */
+  tls: 10,
   /** Stopped by a signal before finishing (or a second signal: at once). */
   interrupted: 130
 } as const
@@ -34,7 +38,11 @@ const byTag: Record<string, number> = {
   BrokenPipeError: codes.connectionLost,
   ConnectionAbortedError: codes.connectionLost,
   AddressResolutionError: codes.addressResolution,
-  PermissionError: codes.permission
+  PermissionError: codes.permission,
+  SSLCertVerificationError: codes.certificateVerification,
+  SSLError: codes.tls,
+  SSLEOFError: codes.tls,
+  SSLZeroReturnError: codes.tls
 }
 
 /**

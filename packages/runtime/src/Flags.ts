@@ -7,6 +7,7 @@
  */
 import * as Flag from "effect/cli/Flag"
 import * as Config from "effect/Config"
+import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Durations from "./Durations.ts"
 
@@ -105,3 +106,23 @@ export const boolean = (
     Flag.withDefault(fallback)
   )
 }
+
+/**
+ * A text value with no default, `None` when neither the flag nor its variable
+ * is given: `--unix PATH`, `--servername NAME`.
+ *
+ * @since 0.2.0
+ * @category flags
+ */
+export const string = (
+  name: string,
+  description: string,
+  options: Options & { readonly metavar?: string | undefined } = {}
+): Flag.Flag<Option.Option<string>> =>
+  Flag.String(name).pipe(
+    Flag.withMetavar(options.metavar ?? "string"),
+    Flag.withDescription(help(description, name, options)),
+    Flag.withFallbackConfig(Config.String(env(name, options.prefix))),
+    Flag.withSchema(Schema.NonEmptyString),
+    Flag.optional
+  )

@@ -17,6 +17,15 @@ describe("ExitCode.of", () => {
     assert.strictEqual(ExitCode.of(error(code)), exit)
   })
 
+  it.each([
+    ["SSLCertVerificationError", ExitCode.codes.certificateVerification],
+    ["SSLError", ExitCode.codes.tls],
+    ["SSLEOFError", ExitCode.codes.tls],
+    ["SSLZeroReturnError", ExitCode.codes.tls]
+  ])("the SSL family: %s is %i", (tag, exit) => {
+    assert.strictEqual(ExitCode.of({ _tag: tag }), exit)
+  })
+
   it("knows no app's errors by itself", () => {
     assert.strictEqual(ExitCode.of({ _tag: "EchoMismatchError" }), ExitCode.codes.failure)
   })

@@ -143,4 +143,28 @@ describe("Flags", () => {
         assert.strictEqual(yield* rejected(stdin, [], { ECHO_STDIN: "maybe" }), "InvalidValue")
       }))
   })
+
+  describe("string", () => {
+    const unix = Flags.string("unix", "A Unix socket", { metavar: "path" })
+
+    it.effect("tells its variable in the help", () =>
+      Effect.gen(function*() {
+        assert.match(yield* help(unix), /--unix path +A Unix socket \[env ECHO_UNIX\]$/)
+      }))
+
+    it.effect("the flag, else the variable, else none", () =>
+      Effect.gen(function*() {
+        assert.deepStrictEqual(
+          yield* parse(unix, ["--unix", "/a.sock"], { ECHO_UNIX: "/b.sock" }),
+          Option.some("/a.sock")
+        )
+        assert.deepStrictEqual(yield* parse(unix, [], { ECHO_UNIX: "/b.sock" }), Option.some("/b.sock"))
+        assert.isTrue(Option.isNone(yield* parse(unix, [])))
+      }))
+
+    it.effect("empty: a usage error", () =>
+      Effect.gen(function*() {
+        assert.strictEqual(yield* rejected(unix, ["--unix", ""]), "InvalidValue")
+      }))
+  })
 })
