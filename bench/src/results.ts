@@ -26,6 +26,8 @@ export const EFFECT_FIBER_FRAMED = "effect-fiber-framed"
 export const NODE_TLS = "node-tls"
 /** The library's echo over TLS: `Tcp.listen({ tls })`, `serve(c => c.copyTo(c))`. */
 export const LIBRARY_TLS = "library-tls"
+/** The node:tls echo in a process that has loaded `effect` and `@effect/platform-node`: the floor under `LIBRARY_TLS`. */
+export const NODE_TLS_EFFECT = "node-tls-effect"
 
 /** What `--quick` runs besides the baseline: every server a target names, and the two that explain them. */
 export const QUICK_SERVERS: ReadonlyArray<string> = [
@@ -39,6 +41,7 @@ export const QUICK_SERVERS: ReadonlyArray<string> = [
   EFFECT_FIBER_FRAMED,
   NODE_TLS,
   LIBRARY_TLS,
+  NODE_TLS_EFFECT,
   "asyncio",
   "uvloop"
 ]

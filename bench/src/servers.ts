@@ -17,6 +17,7 @@ import {
   NODE_NET_EFFECT,
   NODE_NET_FRAMED,
   NODE_TLS,
+  NODE_TLS_EFFECT,
   OURS,
   OURS_NO_FLAGS
 } from "./results.ts"
@@ -171,6 +172,14 @@ export const servers = (pythons: {
     description:
       "library, no flags, TLS: `Tcp.listen({ tls })` + `serve((c) => c.copyTo(c))` on `Tcp.layer`, `NodeRuntime.runMain`, plain `node`, driven by the raw client over TLS (bench/peers/library-tls.ts)",
     launch: tlsPeer("library-tls.ts"),
+    tls: true
+  },
+  {
+    id: NODE_TLS_EFFECT,
+    label: "node:tls, Effect loaded",
+    description:
+      "the node:tls echo in a process that has imported the `effect` and `@effect/platform-node` barrels, as a user's program does; no Effect on the data path: the floor under library-tls (bench/peers/node-tls-effect.ts)",
+    launch: tlsPeer("node-tls-effect.ts"),
     tls: true
   },
   {
