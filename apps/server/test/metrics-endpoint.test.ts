@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { once } from "node:events"
 import * as Net from "node:net"
 import { families, valueOf } from "./exposition.ts"
-import { prometheusMissing, promtoolCheck, startPrometheus } from "./prometheus.ts"
+import { prometheusMissing, promtoolCheck, type Sample, startPrometheus } from "./prometheus.ts"
 import {
   connect,
   deadline,
@@ -157,6 +157,12 @@ describe.concurrent("echo-server --metrics-port", () => {
   })
 })
 
+const values = (samples: ReadonlyArray<Sample>) => samples.map((sample) => sample.value)
+
+/** The samples' values are these, in order. */
+const is = (expected: ReadonlyArray<number>) => (samples: ReadonlyArray<Sample>) =>
+  JSON.stringify(values(samples)) === JSON.stringify(expected)
+
 const skipped = prometheusMissing === undefined ? "" : ` (skipped: ${prometheusMissing})`
 if (prometheusMissing !== undefined) {
   console.warn(`metrics-endpoint.test.ts: Prometheus tests skipped: ${prometheusMissing}`)
@@ -181,9 +187,6 @@ describe.skipIf(prometheusMissing !== undefined).concurrent(`/metrics read by Pr
       single: [`127.0.0.1:${one.metrics}`],
       workers: [`127.0.0.1:${two.metrics}`]
     })
-    const values = (samples: ReadonlyArray<{ readonly value: number }>) => samples.map((sample) => sample.value)
-    const is = (expected: ReadonlyArray<number>) => (samples: ReadonlyArray<{ readonly value: number }>) =>
-      JSON.stringify(values(samples)) === JSON.stringify(expected)
     await prometheus.until(`sum(up{job=~"single|workers"})`, is([2]))
     for (const job of ["single", "workers"]) {
       await prometheus.until(`sum(echo_connections_accepted_total{job="${job}"})`, is([4]))
