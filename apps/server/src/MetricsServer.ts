@@ -47,6 +47,18 @@ export const path = "/metrics"
 // the version Prometheus's text format is negotiated by
 const contentType = "text/plain; version=0.0.4; charset=utf-8"
 
+/**
+ * A scraper sends one small request now and then: a peer that holds many
+ * connections open, or sends its request slowly, is refused or cut off.
+ */
+const limits = { maxConnections: 32, headersTimeout: 5_000, requestTimeout: 10_000 }
+
+const createServer = (): Http.Server => {
+  const server = Http.createServer({ headersTimeout: limits.headersTimeout, requestTimeout: limits.requestTimeout })
+  server.maxConnections = limits.maxConnections
+  return server
+}
+
 const routes = (collect: Options["collect"]) =>
   collect === undefined
     ? PrometheusMetrics.layerHttp({ path })
@@ -73,7 +85,7 @@ export const serve = (options: Options): Effect.Effect<Address.Address, OSError.
     const { host, port } = options
     const layer = HttpRouter.serve(routes(options.collect), { disableLogger: true, disableListenLog: true }).pipe(
       // a scrape in flight may finish on shutdown, not a slow one
-      Layer.provideMerge(NodeHttpServer.layer(() => Http.createServer(), { host, port, gracefulShutdownTimeout: 1000 }))
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { host, port, gracefulShutdownTimeout: 1000 }))
     )
     const context = yield* Layer.build(layer).pipe(
       Effect.catchTag("ServeError", (error) =>

@@ -126,6 +126,20 @@ describe.concurrent("echo-server --metrics-port", () => {
     assert.strictEqual(valueOf(text, "echo_connections_accepted_total"), 0)
   })
 
+  it("holds at most 32 connections: one more is closed at once, and scrapes go on", async (test) => {
+    const server = await start(test, ["--metrics-port", "0"])
+    const port = metricsPort(server)
+    const held = await Promise.all(Array.from({ length: 32 }, () => connect(port)))
+    test.onTestFinished(() => held.forEach((socket) => socket.destroy()))
+    const extra = await connect(port)
+    extra.on("error", () => {})
+    await deadline(once(extra, "close"), 10_000, "the 33rd connection to be closed")
+    held.pop()!.destroy()
+    held.pop()!.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.strictEqual(valueOf(await scrape(port), "echo_connections_accepted_total"), 0)
+  })
+
   it.for<readonly [string, ReadonlyArray<string>]>([["one server", []], ["--workers 2", ["--workers", "2"]]])(
     "%s: the metrics port taken is one line naming it, exit 1, and nothing else starts",
     async ([, args], test) => {
