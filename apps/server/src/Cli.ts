@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Flags, Logging, TlsFiles } from "@effect-tcp/runtime"
-import { Tcp } from "@effect-tcp/socket"
+import { Address, Tcp } from "@effect-tcp/socket"
 import type { OSError } from "@effect-tcp/socket"
 import * as CliError from "effect/cli/CliError"
 import * as Command from "effect/cli/Command"
@@ -232,10 +232,18 @@ export const toOptions = (flags: Flags): EchoServer.Options => {
 
 const invalid = (message: string) => Effect.fail(new CliError.ValidationError({ message }))
 
+/** Would the metrics endpoint bind the echo port (the same port, on the same host or on all of them)? */
+const sharesEchoPort = (flags: Flags, metricsPort: number): boolean => {
+  if (Option.isSome(flags.unix) || metricsPort === 0 || metricsPort !== flags.port) return false
+  const metricsHost = Option.getOrElse(flags.metricsHost, () => metricsHostDefault)
+  return metricsHost === flags.host || Address.isUnspecified(metricsHost) || Address.isUnspecified(flags.host)
+}
+
 /**
  * What no single flag can say: the TLS flags that go together, a key that
- * does not match its certificate, and what a Unix socket cannot do. A usage
- * error (one line, exit 2) before anything binds.
+ * does not match its certificate, what a Unix socket cannot do, and a metrics
+ * endpoint without a port or on the echo port. A usage error (one line,
+ * exit 2) before anything binds.
  *
  * @since 0.2.0
  * @category validation
@@ -244,6 +252,9 @@ export const validate = (flags: Flags): Effect.Effect<void, CliError.CliError> =
   const { metricsHost, metricsPort, tlsCa, tlsCert, tlsKey, unix } = flags
   if (Option.isSome(metricsHost) && Option.isNone(metricsPort)) {
     return invalid("--metrics-host is where the metrics endpoint binds: it needs --metrics-port")
+  }
+  if (Option.isSome(metricsPort) && sharesEchoPort(flags, metricsPort.value)) {
+    return invalid(`--metrics-port ${metricsPort.value} is the echo server's --port: give it a port of its own`)
   }
   if (Option.isSome(tlsCert) !== Option.isSome(tlsKey)) {
     return invalid(

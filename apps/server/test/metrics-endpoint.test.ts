@@ -161,6 +161,8 @@ describe.concurrent("echo-server --metrics-port", () => {
     [["--metrics-port", "nine"], {}, "--metrics-port"],
     [[], { ECHO_METRICS_PORT: "-1" }, "--metrics-port"],
     [["--metrics-host", "::1"], {}, "--metrics-host"],
+    [["--port", "9100", "--metrics-port", "9100"], {}, "--metrics-port 9100 is the echo server's --port"],
+    [["--port", "9100", "--metrics-port", "9100", "--metrics-host", "0.0.0.0"], {}, "is the echo server's --port"],
     [["--metrics-port", "0", "--metrics-host", ""], {}, "--metrics-host"]
   ])("rejects %j %j with one line and exit 2, binding nothing", async ([args, env, named], test) => {
     const server = run(test, args, env)
