@@ -20,7 +20,7 @@ const aptGet = (args: ReadonlyArray<string>) =>
   spawnSync("apt-get", args, {
     encoding: "utf8",
     // bounded: a slow mirror makes the tests skip, not hang
-    timeout: 300_000,
+    timeout: 180_000,
     env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
   })
 
