@@ -5,8 +5,8 @@
  * which the apps depend on already). Any other path is a 404.
  *
  * The CLI loads this module only when `--metrics-port` is given: the HTTP
- * platform costs a process about 20 MB of resident memory (measured), which a server
- * without metrics does not pay.
+ * platform adds about 20 MB to a process's resident memory (measured), which
+ * a server without metrics does not pay.
  *
  * @since 0.2.0
  */
