@@ -6,21 +6,24 @@
  * @since 0.1.0
  */
 import { Flags, Logging, TlsFiles } from "@effect-tcp/runtime"
-import { Tcp } from "@effect-tcp/socket"
+import { Address, Tcp } from "@effect-tcp/socket"
 import type { OSError } from "@effect-tcp/socket"
 import * as CliError from "effect/cli/CliError"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as GlobalFlag from "effect/cli/GlobalFlag"
 import * as Config from "effect/Config"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as References from "effect/References"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { readFileSync } from "node:fs"
 import * as EchoServer from "./EchoServer.ts"
+import * as WorkerMetrics from "./WorkerMetrics.ts"
 import * as Workers from "./Workers.ts"
 
 /**
@@ -39,6 +42,14 @@ export const name = "echo-server"
 export const version: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version
 
 const d = EchoServer.defaults
+
+/**
+ * Where `--metrics-port` listens without `--metrics-host`: this host only.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const metricsHostDefault = "127.0.0.1"
 
 /**
  * @since 0.1.0
@@ -111,6 +122,15 @@ export const flags = {
     { default: "10" }
   ),
   unix: Flags.string("unix", "Listen on this Unix domain socket instead of --host and --port", { metavar: "path" }),
+  metricsPort: Flags.int("metrics-port", "Serve /metrics (Prometheus text format) on this port; 0 picks a free one", {
+    minimum: 0,
+    maximum: 65535
+  }).pipe(Flag.optional),
+  metricsHost: Flags.string(
+    "metrics-host",
+    `Address the metrics endpoint binds, with --metrics-port (default ${metricsHostDefault})`,
+    { metavar: "host" }
+  ),
   logFormat: Logging.formatFlag("ECHO")
 }
 
@@ -176,6 +196,8 @@ const tlsAnnotations = (flags: Flags): Record<string, unknown> =>
 export const toOptions = (flags: Flags): EchoServer.Options => {
   const {
     logFormat: _logFormat,
+    metricsHost: _metricsHost,
+    metricsPort: _metricsPort,
     tlsCa: _tlsCa,
     tlsCert: _tlsCert,
     tlsHandshakeTimeout: _tlsHandshakeTimeout,
@@ -210,16 +232,30 @@ export const toOptions = (flags: Flags): EchoServer.Options => {
 
 const invalid = (message: string) => Effect.fail(new CliError.ValidationError({ message }))
 
+/** Would the metrics endpoint bind the echo port (the same port, on the same host or on all of them)? */
+const sharesEchoPort = (flags: Flags, metricsPort: number): boolean => {
+  if (Option.isSome(flags.unix) || metricsPort === 0 || metricsPort !== flags.port) return false
+  const metricsHost = Option.getOrElse(flags.metricsHost, () => metricsHostDefault)
+  return metricsHost === flags.host || Address.isUnspecified(metricsHost) || Address.isUnspecified(flags.host)
+}
+
 /**
  * What no single flag can say: the TLS flags that go together, a key that
- * does not match its certificate, and what a Unix socket cannot do. A usage
- * error (one line, exit 2) before anything binds.
+ * does not match its certificate, what a Unix socket cannot do, and a metrics
+ * endpoint without a port or on the echo port. A usage error (one line,
+ * exit 2) before anything binds.
  *
  * @since 0.2.0
  * @category validation
  */
 export const validate = (flags: Flags): Effect.Effect<void, CliError.CliError> => {
-  const { tlsCa, tlsCert, tlsKey, unix } = flags
+  const { metricsHost, metricsPort, tlsCa, tlsCert, tlsKey, unix } = flags
+  if (Option.isSome(metricsHost) && Option.isNone(metricsPort)) {
+    return invalid("--metrics-host is where the metrics endpoint binds: it needs --metrics-port")
+  }
+  if (Option.isSome(metricsPort) && sharesEchoPort(flags, metricsPort.value)) {
+    return invalid(`--metrics-port ${metricsPort.value} is the echo server's --port: give it a port of its own`)
+  }
   if (Option.isSome(tlsCert) !== Option.isSome(tlsKey)) {
     return invalid(
       `--tls-cert and --tls-key go together: ${Option.isSome(tlsCert) ? "--tls-key" : "--tls-cert"} is missing`
@@ -279,6 +315,60 @@ const logLevel: Effect.Effect<LogLevel.LogLevel, CliError.InvalidValue, GlobalFl
     return Option.isSome(fromEnv) ? fromEnv.value : yield* References.MinimumLogLevel
   })
 
+/** How long a scrape waits for a worker's metrics before serving without them. */
+const workerMetricsTimeout = Duration.seconds(2)
+
+/**
+ * `--metrics-port`: serves the metrics for as long as the scope lasts (this
+ * process's own, or what `collect` gathers); without it, nothing. The module
+ * that serves them is loaded only then (see `MetricsServer`).
+ */
+const serveMetrics = (
+  flags: Flags,
+  collect?: Effect.Effect<Context.Context<never>>
+): Effect.Effect<void, OSError.ListenError, Scope.Scope> =>
+  Option.match(flags.metricsPort, {
+    onNone: () => Effect.void,
+    onSome: (port) =>
+      Effect.promise(() => import("./MetricsServer.ts")).pipe(
+        Effect.flatMap((MetricsServer) =>
+          MetricsServer.serve({ host: Option.getOrElse(flags.metricsHost, () => metricsHostDefault), port, collect })
+        ),
+        Effect.asVoid
+      )
+  })
+
+/**
+ * What the process runs: a worker of `--workers` (its metrics go to the
+ * parent), the parent of the workers (it serves their metrics), or the one
+ * server. The metrics endpoint binds first: its port taken, nothing else starts.
+ */
+const program = (flags: Flags): Effect.Effect<never, OSError.ListenError | Workers.WorkerExitError, Tcp.Tcp> => {
+  if (Workers.isWorker()) {
+    // a worker reads its parent's command line and environment: only the port they share is the parent's to set
+    return Effect.andThen(
+      Option.isSome(flags.metricsPort) ? WorkerMetrics.answer : Effect.void,
+      EchoServer.run(toOptions({ ...flags, port: Workers.port(), reusePort: true }), {
+        onListening: Workers.onListening
+      })
+    ).pipe(Effect.scoped, Effect.annotateLogs({ worker: Workers.workerIndex(), pid: process.pid }))
+  }
+  if (flags.workers > 1) {
+    const pool = WorkerMetrics.makePool({ timeout: workerMetricsTimeout })
+    return Effect.andThen(
+      serveMetrics(flags, pool.collect),
+      Workers.run({
+        count: flags.workers,
+        port: flags.port,
+        script: process.argv[1]!,
+        args: process.argv.slice(2),
+        onSpawn: pool.add
+      })
+    ).pipe(Effect.scoped)
+  }
+  return Effect.andThen(serveMetrics(flags), EchoServer.run(toOptions(flags))).pipe(Effect.scoped)
+}
+
 /**
  * The `echo-server` command.
  *
@@ -288,15 +378,7 @@ const logLevel: Effect.Effect<LogLevel.LogLevel, CliError.InvalidValue, GlobalFl
 export const command = Command.make(name, flags, (flags) =>
   Effect.gen(function*() {
     const level = yield* logLevel
-    const program: Effect.Effect<never, OSError.ListenError | Workers.WorkerExitError, Tcp.Tcp> = Workers.isWorker()
-      // a worker reads its parent's command line and environment: only the port they share is the parent's to set
-      ? EchoServer.run(toOptions({ ...flags, port: Workers.port(), reusePort: true }), {
-        onListening: Workers.onListening
-      }).pipe(Effect.annotateLogs({ worker: Workers.workerIndex(), pid: process.pid }))
-      : flags.workers > 1
-      ? Workers.run({ count: flags.workers, port: flags.port, script: process.argv[1]!, args: process.argv.slice(2) })
-      : EchoServer.run(toOptions(flags))
-    return yield* program.pipe(
+    return yield* program(flags).pipe(
       Effect.provide(Tcp.layer),
       Effect.provide(Logging.layer(flags.logFormat)),
       Effect.provideService(References.MinimumLogLevel, level)

@@ -112,8 +112,8 @@ const closed = (
     const received = yield* connection.bytesRead
     const sent = yield* connection.bytesWritten
     const now = yield* Clock.currentTimeMillis
-    yield* Metrics.recordClosed(received, sent)
     const { error, message, reason } = closedBy(exit)
+    yield* Metrics.recordClosed({ bytesIn: received, bytesOut: sent, durationMillis: now - startedAt, error })
     const annotations: Record<string, unknown> = {
       reason,
       bytesIn: received,

@@ -52,12 +52,8 @@ export const defaults = {
   shutdownGrace: Duration.seconds(10)
 } as const satisfies Tcp.ListenOptions
 
-const logStats = (message: string, server: Tcp.Server): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    yield* Metrics.sync(yield* server.stats)
-    const snapshot = yield* Metrics.snapshot
-    yield* Effect.annotateLogs(Effect.logInfo(message), { ...snapshot })
-  })
+const logStats = (message: string): Effect.Effect<void> =>
+  Effect.flatMap(Metrics.snapshot, (snapshot) => Effect.annotateLogs(Effect.logInfo(message), { ...snapshot }))
 
 /**
  * Hooks for the process around the server (a worker tells its parent where it listens).
@@ -80,8 +76,10 @@ export const run: (options: Options, hooks?: Hooks) => Effect.Effect<never, OSEr
   "EchoServer.run"
 )(function*(options: Options, hooks?: Hooks) {
   let server: Tcp.Server | undefined
+  // the metrics read the server's counters until everything below, the last stats line included, is done
+  yield* Metrics.observe(() => server === undefined ? undefined : Effect.runSync(server.stats))
   // registered before listening, so it runs after the server has drained
-  yield* Effect.addFinalizer(() => server === undefined ? Effect.void : logStats("Stopped", server))
+  yield* Effect.addFinalizer(() => server === undefined ? Effect.void : logStats("Stopped"))
   server = yield* Tcp.listen(options.listen)
   const address = server.address
   yield* Effect.annotateLogs(
@@ -108,7 +106,7 @@ export const run: (options: Options, hooks?: Hooks) => Effect.Effect<never, OSEr
     })
   )
   if (options.statsInterval !== undefined) {
-    yield* logStats("Stats", listening).pipe(
+    yield* logStats("Stats").pipe(
       Effect.repeat(Schedule.spaced(options.statsInterval)),
       Effect.delay(options.statsInterval),
       Effect.forkScoped

@@ -1,13 +1,17 @@
 /**
- * The server's metrics, as Effect `Metric`s an operator can read: connections
- * active, accepted and rejected (synced from `Server.stats`), bytes in and out
- * (added when a connection closes, never per chunk: the echo path stays lean).
+ * The server's metrics, as Effect `Metric`s an operator can read (and scrape
+ * with `--metrics-port`): connections active, accepted and rejected (read from
+ * `Server.stats` whenever the metrics are read), bytes in and out, connection
+ * errors by tag and a histogram of connection durations (added when a
+ * connection closes, never per chunk: the echo path stays lean).
  *
  * @since 0.1.0
  */
 import type { Tcp } from "@effect-tcp/socket"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
 
 /**
  * @since 0.1.0
@@ -54,29 +58,124 @@ export const bytesOut = Metric.counter("echo_bytes_out_total", {
 })
 
 /**
- * Adds a closed connection's byte counts.
+ * Connections a socket error closed, one series per error tag (the `error`
+ * label: `ConnectionResetError`, `TimeoutError` for an idle timeout, ...).
  *
- * @since 0.1.0
- * @category updates
+ * @since 0.2.0
+ * @category metrics
  */
-export const recordClosed = (received: number, sent: number): Effect.Effect<void> =>
-  Effect.andThen(Metric.update(bytesIn, received), Metric.update(bytesOut, sent))
+export const connectionErrors = Metric.counter("echo_connection_errors_total", {
+  description: "Connections closed by a socket error, by the error's tag",
+  incremental: true
+})
 
 /**
- * Brings the connection metrics up to the server's own counters (the
- * counters move by the difference, so they stay monotonic).
+ * The upper bounds of the duration histogram's buckets, in seconds: 1 ms to
+ * an hour, about 4x apart, so that a bench's short connections, interactive
+ * sessions and the default 300 s idle timeout each fall in buckets of their own.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const durationBuckets: ReadonlyArray<number> = [
+  0.001,
+  0.005,
+  0.025,
+  0.1,
+  0.5,
+  1,
+  5,
+  15,
+  60,
+  300,
+  900,
+  3600
+]
+
+/**
+ * How long connections were open, from accept to close, in seconds.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const connectionDuration = Metric.histogram("echo_connection_duration_seconds", {
+  description: "How long closed connections were open, in seconds",
+  boundaries: Metric.boundariesFromIterable(durationBuckets)
+})
+
+// one series per tag, made once: a burst of resets costs no allocation per connection
+const errorSeries = new Map<string, Metric.Counter<number>>()
+
+const errorsTagged = (tag: string): Metric.Counter<number> => {
+  let series = errorSeries.get(tag)
+  if (series === undefined) {
+    series = Metric.withAttributes(connectionErrors, { error: tag })
+    errorSeries.set(tag, series)
+  }
+  return series
+}
+
+/**
+ * What a connection left behind when it closed.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Closed {
+  readonly bytesIn: number
+  readonly bytesOut: number
+  readonly durationMillis: number
+  /** The tag of the error that closed it, if one did. */
+  readonly error?: string | undefined
+}
+
+/**
+ * Adds a closed connection: its bytes, its duration, and its error if one closed it.
  *
  * @since 0.1.0
  * @category updates
  */
-export const sync = (stats: Tcp.ServerStats): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const accepted = yield* Metric.value(connectionsAccepted)
-    const rejected = yield* Metric.value(connectionsRejected)
-    yield* Metric.update(connectionsActive, stats.active)
-    if (stats.accepted > accepted.count) yield* Metric.update(connectionsAccepted, stats.accepted - accepted.count)
-    if (stats.rejected > rejected.count) yield* Metric.update(connectionsRejected, stats.rejected - rejected.count)
-  })
+export const recordClosed = (closed: Closed): Effect.Effect<void> =>
+  Effect.andThen(
+    Effect.all([
+      Metric.update(bytesIn, closed.bytesIn),
+      Metric.update(bytesOut, closed.bytesOut),
+      Metric.update(connectionDuration, closed.durationMillis / 1000)
+    ], { discard: true }),
+    closed.error === undefined ? Effect.void : Metric.update(errorsTagged(closed.error), 1)
+  )
+
+const noUpdates = { update: () => {}, modify: () => {} }
+
+/**
+ * Backs the connection metrics (active, accepted, rejected) by the server's
+ * own counters, read each time the metrics are (a scrape, a stats line), for
+ * as long as the scope lasts. `stats` gives `undefined` before the server
+ * listens: the metrics then read 0.
+ *
+ * @since 0.2.0
+ * @category updates
+ */
+export const observe = (stats: () => Tcp.ServerStats | undefined): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.contextWith((context: Context.Context<never>) =>
+      Effect.sync(() => [
+        Metric.registerUnsafe(connectionsActive, context, {
+          get: () => ({ value: stats()?.active ?? 0 }),
+          ...noUpdates
+        }),
+        Metric.registerUnsafe(connectionsAccepted, context, {
+          get: () => ({ count: stats()?.accepted ?? 0 }),
+          ...noUpdates
+        }),
+        Metric.registerUnsafe(connectionsRejected, context, {
+          get: () => ({ count: stats()?.rejected ?? 0 }),
+          ...noUpdates
+        })
+      ])
+    ),
+    (registrations) => Effect.sync(() => registrations.forEach((registration) => registration.remove()))
+  ).pipe(Effect.asVoid)
 
 /**
  * The numbers as they are now, for logs.

@@ -82,13 +82,16 @@ interface Worker {
 
 const running = (worker: Worker) => worker.child.exitCode === null && worker.child.signalCode === null
 
-const spawn = (index: number, port: number, script: string, args: ReadonlyArray<string>): Effect.Effect<Worker> =>
+const spawn = (index: number, port: number, options: Options): Effect.Effect<Worker> =>
   Effect.sync(() => {
-    const child = ChildProcess.spawn(process.execPath, [...process.execArgv, script, ...args], {
+    const child = ChildProcess.spawn(process.execPath, [...process.execArgv, options.script, ...options.args], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       detached: true,
+      // structured clone, not JSON: metrics carry Infinity (a histogram's last bucket) and Maps
+      serialization: "advanced",
       env: { ...process.env, [indexVariable]: String(index), [portVariable]: String(port) }
     })
+    options.onSpawn?.(index, child)
     const listening = Deferred.makeUnsafe<number, WorkerExitError>()
     const exited = Deferred.makeUnsafe<Exited>()
     child.on("message", (message: unknown) => {
@@ -161,6 +164,8 @@ export interface Options {
   readonly script: string
   /** The workers' arguments: the parent's own. */
   readonly args: ReadonlyArray<string>
+  /** Told of each worker as it starts (`--metrics-port` asks them for their metrics). */
+  readonly onSpawn?: ((index: number, child: ChildProcess.ChildProcess) => void) | undefined
 }
 
 /**
@@ -193,7 +198,7 @@ export const run: (options: Options) => Effect.Effect<never, WorkerExitError> = 
         }).pipe(Effect.ensuring(Effect.sync(() => process.off("exit", onExit))))
     )
     const start = (index: number, port: number) =>
-      Effect.flatMap(spawn(index, port, options.script, options.args), (worker) => {
+      Effect.flatMap(spawn(index, port, options), (worker) => {
         workers.push(worker)
         return Deferred.await(worker.listening)
       })

@@ -101,10 +101,15 @@ describe("Cli.toOptions", () => {
       assert.strictEqual(settings?.statsIntervalSeconds, 60)
     }))
 
-  it.effect("--workers and --log-format are the process's, not the server's", () =>
+  it.effect("--workers, --log-format and the metrics flags are the process's, not the server's", () =>
     Effect.gen(function*() {
-      const { listen, settings } = yield* optionsFor(["--workers=2", "--log-format=json"])
-      for (const name of ["workers", "logFormat"]) {
+      const { listen, settings } = yield* optionsFor([
+        "--workers=2",
+        "--log-format=json",
+        "--metrics-port=9100",
+        "--metrics-host=::1"
+      ])
+      for (const name of ["workers", "logFormat", "metricsPort", "metricsHost"]) {
         assert.notProperty(listen, name)
         assert.notProperty(settings, name)
       }

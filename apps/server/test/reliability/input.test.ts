@@ -55,6 +55,9 @@ const cases: ReadonlyArray<Case> = [
       [["--stats-interval", "-1"], "--stats-interval"],
       [["--log-format", "xml"], "--log-format"],
       [["--log-level", "loud"], "--log-level"],
+      [["--metrics-port", "70000"], "--metrics-port"],
+      [["--metrics-port", "0", "--metrics-host", ""], "--metrics-host"],
+      [["--metrics-host", "::1"], "--metrics-host"],
       [["--bogus"], "--bogus"]
     ] as ReadonlyArray<readonly [ReadonlyArray<string>, string, boolean?]>
   ).map(([args, name, quick]): Case => ({
@@ -80,6 +83,14 @@ const cases: ReadonlyArray<Case> = [
     env: { ECHO_IDLE_TIMEOUT: "-1" },
     code: codes.usage,
     names: ["ECHO_IDLE_TIMEOUT|--idle-timeout"]
+  },
+  {
+    group: badEnv,
+    program: "server",
+    args: [],
+    env: { ECHO_METRICS_PORT: "abc" },
+    code: codes.usage,
+    names: ["ECHO_METRICS_PORT|--metrics-port"]
   },
   {
     group: badEnv,
@@ -209,6 +220,18 @@ describe.concurrent("bad input", () => {
   }, 60_000)
 
   const runFull = full ? it : it.skip
+  runFull("server --metrics-host nope.invalid: AddressResolutionError, exit 6", async (test) => {
+    expectOk(
+      await judge(test, {
+        group: "server: addresses it cannot bind",
+        program: "server",
+        args: ["--metrics-host", "nope.invalid", "--metrics-port", "0", "--port", "0"],
+        code: codes.addressResolution,
+        names: ["AddressResolutionError", "nope.invalid", "--metrics-port"]
+      })
+    )
+  }, 60_000)
+
   runFull(
     "server --host 192.0.2.1 (an address not on this machine): AddressNotAvailableError, exit 1",
     async (test) => {
@@ -303,6 +326,7 @@ describe.concurrent("bad input", () => {
 describe("durations beyond what a timer holds", () => {
   // found by this suite, fixed in 89b18d7 (Node's timers used to overflow with a plain-text warning); long run only
   const runFull = full ? it : it.skip
+
   runFull(
     "--idle-timeout 2200000 (over 2^31-1 ms): rejected (exit 2), or honoured with JSON-only logs",
     async (test) => {
