@@ -99,21 +99,8 @@ describe("ProxyProtocol header", () => {
     assert.deepStrictEqual(parsed.source, { family: "IPv6", host: "2001:db8::7", port: 1 })
     assert.deepStrictEqual(parsed.destination, { family: "IPv4", host: "198.51.100.1", port: 2 })
     const mapped = parsedHeader(v2({
-      familyAndTransport: 0x21,
-      addresses: Uint8Array.from([
-        ...new Array(10).fill(0),
-        0xff,
-        0xff,
-        10,
-        0,
-        0,
-        1,
-        ...new Array(16).fill(0),
-        0,
-        80,
-        0,
-        81
-      ])
+      source: { family: "IPv6", host: "::ffff:10.0.0.1", port: 80 },
+      destination: { family: "IPv6", host: "::", port: 81 }
     }))
     assert.deepStrictEqual(mapped.source, { family: "IPv4", host: "10.0.0.1", port: 80 })
     assert.deepStrictEqual(mapped.destination, { family: "IPv6", host: "::", port: 81 })
