@@ -337,6 +337,20 @@ export const contractProxy = (name: string, layer: Layer.Layer<Tcp.Tcp>, options
         assert.strictEqual(failed.host, client4.host, "the error names the client")
       }))
 
+    test("STARTTLS on a connection behind the PROXY protocol keeps its client and proxy", () =>
+      Effect.gen(function*() {
+        const { proxy, server } = yield* proxied(v1(client4, front4))
+        const plain = yield* server.accept
+        const upgrading = yield* Effect.forkChild(Tls.startTls(proxy, { role: "client", ca: certs.ca }))
+        const secure = yield* Tls.startTls(plain, { role: "server", cert: certs.server.cert, key: certs.server.key })
+        const client = yield* Fiber.join(upgrading)
+        assert.deepStrictEqual(secure.remoteAddress, client4)
+        assert.deepStrictEqual(secure.proxy, plain.proxy)
+        yield* client.write("over TLS")
+        yield* client.end
+        assert.strictEqual(yield* readAll(secure), "over TLS")
+      }))
+
     test("bad options fail listen with OSError EINVAL naming them, before anything binds", () =>
       Effect.gen(function*() {
         const cases: ReadonlyArray<readonly [Tcp.ListenOptions, string]> = [
