@@ -11,6 +11,7 @@ import * as Stream from "effect/Stream"
 import type { Address } from "./Address.ts"
 import * as Adapter from "./internal/interop/adapter.ts"
 import type { ReadError, WriteError } from "./OSError.ts"
+import type { ProxyInfo } from "./ProxyProtocol.ts"
 import type { SocketOptions } from "./SocketOptions.ts"
 import type { TlsInfo } from "./Tls.ts"
 
@@ -24,7 +25,10 @@ import type { TlsInfo } from "./Tls.ts"
 export interface Connection {
   /** A number unique among this process's connections (on both layers), for logs. */
   readonly id: number
-  /** The peer's address; over a Unix socket, the path (client side) or the unnamed client (`path: ""`). */
+  /**
+   * The peer's address; over a Unix socket, the path (client side) or the unnamed client (`path: ""`). On a
+   * server that reads the PROXY protocol, the client the proxy relayed (the proxy's own is `proxy.address`).
+   */
   readonly remoteAddress: Address
   /** This end's address; over a Unix socket, the path (server side) or unnamed (client side). */
   readonly localAddress: Address
@@ -77,6 +81,14 @@ export interface Connection {
    * @since 0.2.0
    */
   readonly tls: TlsInfo | undefined
+  /**
+   * What the connection's PROXY protocol header said (the proxy's address, the version, the command, the
+   * client and the address it connected to), on a server that reads one (`listen({ proxyProtocol })`);
+   * `undefined` otherwise. Errors of the connection name the client, as `remoteAddress` does.
+   *
+   * @since 0.2.0
+   */
+  readonly proxy: ProxyInfo | undefined
 }
 
 /**

@@ -18,6 +18,7 @@ import { FakeNetwork } from "./FakeNetwork.ts"
 import * as FakeTcp from "./internal/fake/index.ts"
 import * as NodeTcp from "./internal/node/index.ts"
 import type { AcceptError, ConnectError, HandshakeError, ListenError } from "./OSError.ts"
+import type { ProxyHeaderError, ProxyProtocolOptions } from "./ProxyProtocol.ts"
 import type { StartTlsOptions, TlsConnectOptions, TlsListenOptions } from "./Tls.ts"
 
 /**
@@ -222,6 +223,19 @@ export interface TcpListenOptions {
    * @since 0.2.0
    */
   readonly tls?: TlsListenOptions | undefined
+  /**
+   * The PROXY protocol (versions 1 and 2, see `ProxyProtocol`): each connection, from one of the `trusted`
+   * ranges only, starts with a header that names the client a load balancer relayed. The header is read
+   * before the connection is handed out (to `accept` or to `serve`'s handler), whose `remoteAddress` is then
+   * the client's, and `proxy` the proxy's. A connection from elsewhere, a malformed or missing header, or
+   * one slower than `headerTimeout` is that connection's error (`ProxyProtocol.ProxyHeaderError`, or
+   * `TimeoutError`): `accept` fails with it, `serve` logs it and goes on; the connection is reset. With
+   * `tls`, the header comes first on the wire, then the TLS handshake. Default: no header is read.
+   * (Not over a Unix socket.)
+   *
+   * @since 0.2.0
+   */
+  readonly proxyProtocol?: ProxyProtocolOptions | undefined
   readonly path?: undefined
   readonly permissions?: undefined
 }
@@ -254,6 +268,7 @@ export interface UnixListenOptions {
   readonly reusePort?: undefined
   readonly ipv6Only?: undefined
   readonly tls?: undefined
+  readonly proxyProtocol?: undefined
 }
 
 /**
@@ -291,8 +306,12 @@ export interface ServerStats {
 export interface Server<A extends Address = Address> {
   /** The bound address (with the real port when 0 was asked for; for a Unix socket, its path). */
   readonly address: A
-  /** Waits for the next connection; it is owned by the caller's scope. */
-  readonly accept: Effect.Effect<Connection, AcceptError, Scope.Scope>
+  /**
+   * Waits for the next connection; it is owned by the caller's scope. Fails with what the OS reports, or with
+   * what one connection met before it could be handed out (its TLS handshake, its PROXY header): then the
+   * next `accept` takes the next connection.
+   */
+  readonly accept: Effect.Effect<Connection, AcceptError | ProxyHeaderError, Scope.Scope>
   /**
    * Runs `handler` for every connection, each in its own fiber and scope (the
    * connection closes when its handler ends). A handler's failure ends that

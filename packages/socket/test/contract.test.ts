@@ -5,6 +5,7 @@ import * as Tcp from "../src/Tcp.ts"
 import { contractDeadPeers } from "./contract-deadpeers.ts"
 import { contractFraming } from "./contract-framing.ts"
 import { contractIpv6, ipv6LoopbackMissing } from "./contract-ipv6.ts"
+import { contractProxy } from "./contract-proxy.ts"
 import { contractReader } from "./contract-reader.ts"
 import { contractTls } from "./contract-tls.ts"
 import { contractUnix } from "./contract-unix.ts"
@@ -25,6 +26,8 @@ contractDeadPeers("Node (loopback)", Tcp.layer)
 contractDeadPeers("fake network", Tcp.layerTest)
 contractTls("Node (loopback)", Tcp.layer)
 contractTls("fake network", Tcp.layerTest)
+contractProxy("Node (loopback)", Tcp.layer, { runs: 30 })
+contractProxy("fake network", Tcp.layerTest, { runs: 150 })
 
 const ids = (layer: typeof Tcp.layer) =>
   Effect.gen(function*() {

@@ -9,12 +9,14 @@ import { subscribe } from "../examples/dead-peers.ts"
 import { echo } from "../examples/echo-server.ts"
 import { readMessages } from "../examples/frames.ts"
 import { hello } from "../examples/hello.ts"
+import { proxiedEchoServer } from "../examples/proxy-protocol.ts"
 import { upgradeClient, upgradeServer } from "../examples/starttls.ts"
 import { tlsHello } from "../examples/tls-client.ts"
 import { tlsEchoServer } from "../examples/tls-server.ts"
 import { unixEcho } from "../examples/unix.ts"
 import { FakeNetwork, Framing, Tcp } from "../src/index.ts"
 import type { Connection } from "../src/index.ts"
+import { v2 } from "./proxyHeaders.ts"
 import { certificates } from "./tls/certs.ts"
 import { readAll } from "./util.ts"
 
@@ -66,6 +68,19 @@ describe.each(layers)("README examples on %s", (_, layer) => {
       const address = yield* tlsEchoServer(0, certs.server)
       assert.strictEqual(yield* tlsHello("localhost", address.port, certs.ca), "Hello TLS!")
       assert.strictEqual(yield* tlsHello("127.0.0.1", address.port), "not trusted (unknown-issuer)")
+    }).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout("10 seconds")))
+
+  it.live("proxiedEchoServer greets the client a balancer relayed, and turns away everyone else", () =>
+    Effect.gen(function*() {
+      const address = yield* proxiedEchoServer(0, ["127.0.0.0/8"])
+      const balancer = yield* Tcp.connect({ port: address.port })
+      const client = { family: "IPv4", host: "203.0.113.7", port: 51234 } as const
+      yield* balancer.writeAll([v2({ source: client, destination: { ...client, port: 443 } }), "ping"])
+      yield* balancer.end
+      assert.strictEqual(yield* readAll(balancer), "hello 203.0.113.7:51234\nping")
+      const elsewhere = yield* proxiedEchoServer(0, ["10.0.0.0/8"])
+      const stranger = Effect.flatMap(Tcp.connect({ port: elsewhere.port }), readAll)
+      assert.strictEqual((yield* Effect.flip(stranger))._tag, "ConnectionResetError")
     }).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout("10 seconds")))
 
   it.live("upgradeClient and upgradeServer: STARTTLS, then an echo over TLS", () =>

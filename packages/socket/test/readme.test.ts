@@ -29,6 +29,10 @@ it("the package README shows examples/unix.ts as it is", () => {
   assert.include(blocksOf("../README.md"), read("../examples/unix.ts"))
 })
 
+it("the package README's PROXY protocol section shows examples/proxy-protocol.ts as it is", () => {
+  assert.include(blocksOf("../README.md"), read("../examples/proxy-protocol.ts"))
+})
+
 it("the package README shows examples/dead-peers.ts as it is", () => {
   assert.include(blocksOf("../README.md"), read("../examples/dead-peers.ts"))
 })

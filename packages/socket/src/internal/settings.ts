@@ -7,6 +7,7 @@ import type * as OSError from "../OSError.ts"
 import type { ConnectOptions, ListenOptions, SocketSettings } from "../Tcp.ts"
 import * as DeadPeers from "./deadPeers.ts"
 import * as Errors from "./errors.ts"
+import * as ProxyOptions from "./proxy/options.ts"
 import * as UnixPath from "./unixPath.ts"
 
 const defaults = {
@@ -77,6 +78,8 @@ export interface Listen {
   readonly idleTimeoutMillis: number | undefined
   readonly graceMillis: number
   readonly settings: Settings
+  /** The PROXY protocol: who may send a header, and how long it may take (TCP only). */
+  readonly proxy: ProxyOptions.Resolved | undefined
 }
 
 /** `[::1]` as `::1`: the brackets of an IPv6 address are the notation of host and port together, not its own. */
@@ -101,9 +104,13 @@ const invalidSetting = (settings: SocketSettings): string | undefined => {
   return DeadPeers.invalid(settings)
 }
 
-/** TLS is offered over TCP only: the types say so, and a caller that gets past them is told. */
-const noTlsOverUnix = (options: { readonly tls?: unknown }): string | undefined =>
-  options.tls === undefined ? undefined : "tls is not offered over a Unix socket (TCP only)"
+/** TLS and the PROXY protocol are offered over TCP only: the types say so, and a caller that gets past them is told. */
+const tcpOnly = (options: { readonly tls?: unknown; readonly proxyProtocol?: unknown }): string | undefined =>
+  options.tls !== undefined
+    ? "tls is not offered over a Unix socket (TCP only)"
+    : options.proxyProtocol !== undefined
+    ? "proxyProtocol is not offered over a Unix socket (TCP only)"
+    : undefined
 
 const resolveSettings = (settings: SocketSettings): Settings => {
   const readLimit = settings.readLimit ?? defaults.readLimit
@@ -125,7 +132,7 @@ export const connect = (options: ConnectOptions): Effect.Effect<Connect, OSError
     const host = unbracketed(options.host ?? defaults.host)
     const port = options.port ?? 0
     if (path !== undefined) {
-      const failed = UnixPath.check("connect", path, options, invalidSetting(options) ?? noTlsOverUnix(options))
+      const failed = UnixPath.check("connect", path, options, invalidSetting(options) ?? tcpOnly(options))
       if (failed !== undefined) return Effect.fail(failed)
     } else {
       const invalid = !isWhole(port, 0, 65535) ? `port must be from 0 to 65535, not ${port}` : invalidSetting(options)
@@ -152,15 +159,18 @@ export const listen = (options: ListenOptions = {}): Effect.Effect<Listen, OSErr
     const host = unbracketed(options.host ?? defaults.host)
     const port = options.port ?? 0
     const { backlog = defaults.backlog, maxConnections } = options
+    const proxy = path === undefined && options.proxyProtocol !== undefined
+      ? ProxyOptions.resolve(options.proxyProtocol)
+      : undefined
     const invalid = path === undefined && !isWhole(port, 0, 65535)
       ? `port must be from 0 to 65535, not ${port}`
       : !isWhole(backlog, 0)
       ? `backlog must be a whole number from 0, not ${backlog}`
       : maxConnections !== undefined && !isWhole(maxConnections, 1)
       ? `maxConnections must be a whole number from 1, not ${maxConnections}`
-      : invalidSetting(options)
+      : invalidSetting(options) ?? (typeof proxy === "string" ? proxy : undefined)
     if (path !== undefined) {
-      const failed = UnixPath.check("listen", path, options, invalid ?? noTlsOverUnix(options))
+      const failed = UnixPath.check("listen", path, options, invalid ?? tcpOnly(options))
       if (failed !== undefined) return Effect.fail(failed)
     } else if (invalid !== undefined) {
       return Effect.fail(Errors.invalid("listen", { host, port }, invalid))
@@ -180,6 +190,7 @@ export const listen = (options: ListenOptions = {}): Effect.Effect<Listen, OSErr
       maxConnections,
       idleTimeoutMillis: options.idleTimeout === undefined ? undefined : timerMillis(options.idleTimeout),
       graceMillis: waitMillis(options.shutdownGrace ?? defaults.shutdownGrace),
-      settings: resolveSettings(options)
+      settings: resolveSettings(options),
+      proxy: typeof proxy === "string" ? undefined : proxy
     })
   })

@@ -23,8 +23,10 @@ import type { Address } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import { copy } from "../../Connection.ts"
 import type * as OSError from "../../OSError.ts"
+import type { ProxyInfo } from "../../ProxyProtocol.ts"
 import { type SocketOptions, unavailable } from "../../SocketOptions.ts"
 import { hasUserTimeout } from "../deadPeers.ts"
+import * as Defects from "../defects.ts"
 import * as Errors from "../errors.ts"
 import { nextConnectionId } from "../ids.ts"
 import type { NodeConnection } from "../node/connection.ts"
@@ -93,9 +95,17 @@ export class Endpoint {
   bytesWritten = 0
   readonly onClose: Array<() => void> = []
   connection: Connection | undefined = undefined
+  /** What its PROXY protocol header said, on a server that reads one; its client is the connection's peer. */
+  proxy: ProxyInfo | undefined = undefined
+  /** The bytes its PROXY header took, which are not the connection's (`bytesRead` leaves them out). */
+  headerBytes = 0
+  /** The connection's peer: the client a PROXY header named, or the other end. */
+  get peer(): Address {
+    return this.proxy?.source ?? this.remote
+  }
   /** What its errors name: the peer, or a Unix socket's path (its client end is unnamed). */
   get where(): Errors.Where {
-    return this.link.unix ? (this.accepted ? this.local : this.remote) : this.remote
+    return this.link.unix ? (this.accepted ? this.local : this.remote) : this.peer
   }
   /** The TLS connection over this end, once its handshake is done. */
   tls: NodeConnection | undefined = undefined
@@ -219,19 +229,9 @@ export const makeWrite = (network: Network, endpoint: Endpoint) =>
   })
 
 /** After STARTTLS the plain connection's reads and writes are a defect: its wire speaks TLS. */
-const upgradedDefect = (endpoint: Endpoint) =>
-  Effect.die(
-    new Error(
-      `Connection ${endpoint.id} was upgraded to TLS by startTls: read and write the connection startTls returned`
-    )
-  )
+const upgradedDefect = (endpoint: Endpoint) => Effect.die(Defects.upgraded(endpoint.id))
 
-const secondReader = (endpoint: Endpoint) =>
-  Effect.die(
-    new Error(
-      `Connection ${endpoint.id}: another fiber is already reading this connection's stream (a connection has one reader)`
-    )
-  )
+const secondReader = (endpoint: Endpoint) => Effect.die(Defects.secondReader(endpoint.id))
 
 /** Waits for the link to change, marked as this connection's one waiting reader. */
 const awaitBytes = (network: Network, endpoint: Endpoint, now: number): Effect.Effect<void> => {
@@ -340,7 +340,7 @@ export const toConnection = (network: Network, endpoint: Endpoint): Connection =
   const end = makeEnd(network, endpoint)
   const connection: Connection = {
     id: endpoint.id,
-    remoteAddress: endpoint.remote,
+    remoteAddress: endpoint.peer,
     localAddress: endpoint.local,
     stream: Stream.fromPull(Effect.succeed(pull)),
     write: (data) => writeAll([data]),
@@ -350,9 +350,10 @@ export const toConnection = (network: Network, endpoint: Endpoint): Connection =
     end: Effect.suspend(() => endpoint.upgraded ? upgradedDefect(endpoint) : end),
     reset: shutEffect(network, endpoint, "reset"),
     options: Effect.sync(() => optionsOf(endpoint)),
-    bytesRead: Effect.sync(() => endpoint.inbound.received),
+    bytesRead: Effect.sync(() => endpoint.inbound.received - endpoint.headerBytes),
     bytesWritten: Effect.sync(() => endpoint.bytesWritten),
-    tls: undefined
+    tls: undefined,
+    proxy: endpoint.proxy
   }
   endpoint.connection = connection
   endpointOf.set(connection, endpoint)

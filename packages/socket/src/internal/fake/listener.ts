@@ -6,7 +6,8 @@
 //
 // TLS: an arriving end is handed out once its handshake is done (a fiber in the
 // listener's scope, tls.ts), as on Node: a failed handshake fails a waiting
-// `accept`, or is logged with the connection's id and peer.
+// `accept`, or is logged with the connection's id and peer. The PROXY protocol
+// (proxy.ts) is a stage before it in the same fiber, with the same rules.
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -16,21 +17,27 @@ import type { Address } from "../../Address.ts"
 import * as Addresses from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import * as OSError from "../../OSError.ts"
+import type { ProxyHeaderError } from "../../ProxyProtocol.ts"
 import type { ListenOptions, Server, ServerStats } from "../../Tcp.ts"
 import * as Errors from "../errors.ts"
 import * as Logs from "../logs.ts"
+import type * as ProxyOptions from "../proxy/options.ts"
 import * as Settings from "../settings.ts"
 import * as TlsOptions from "../tls/options.ts"
 import { watch } from "./deadPeers.ts"
 import { closeEffect, type Endpoint, shut, toConnection } from "./endpoint.ts"
 import { addressOf, allocatePort, isInvalidHost, notFound, portTaken, resolveHost } from "./hosts.ts"
 import type { Network } from "./network.ts"
+import * as FakeProxy from "./proxy.ts"
 import * as FakeTls from "./tls.ts"
 import * as Unix from "./unix.ts"
 import { Signal, waitChange } from "./wire.ts"
 
 /** `listening`: takes connections; `draining`: refuses new ones while handlers finish; `closed`: shut down. */
 export type Phase = "listening" | "draining" | "closed"
+
+/** What `accept` fails with: the OS's errors, and one connection's before it was handed out. */
+type AcceptFailure = OSError.AcceptError | ProxyHeaderError
 
 export class Listener extends Signal {
   phase: Phase = "listening"
@@ -49,9 +56,9 @@ export class Listener extends Signal {
   accepted = 0
   rejected = 0
   readonly tls: TlsOptions.Server | undefined
-  /** `accept` calls waiting now, and the failed handshakes handed to them. */
+  /** `accept` calls waiting now, and the failed handshakes and PROXY headers handed to them. */
   accepting = 0
-  readonly failures: Array<OSError.AcceptError> = []
+  readonly failures: Array<AcceptFailure> = []
   constructor(
     address: Address,
     options: Settings.Listen,
@@ -88,17 +95,16 @@ export const arrive = (network: Network, listener: Listener, endpoint: Endpoint,
   })
   const watching = watch(network, endpoint, idleTimeoutMillis)
   const watched = watching === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(watching, listener.scope))
-  const tls = listener.tls
-  if (tls === undefined) {
+  if (listener.tls === undefined && listener.options.proxy === undefined) {
     deliver(listener, endpoint)
     return watched
   }
-  // TLS: the idle timeout starts once the handshake is done (it has a timeout of its own), as on Node
-  const handshake = Effect.flatMap(
-    secure(network, listener, endpoint, tls),
+  // the idle timeout starts once the header and handshake are done (they have timeouts of their own), as on Node
+  const prepared = Effect.flatMap(
+    prepare(network, listener, endpoint),
     (delivered) => delivered ? watched : Effect.void
   )
-  return Effect.asVoid(Effect.forkIn(handshake, listener.scope))
+  return Effect.asVoid(Effect.forkIn(prepared, listener.scope))
 }
 
 /** A connection ready to be handed out: a running `serve` takes it, or it waits for `accept`. */
@@ -111,29 +117,61 @@ const deliver = (listener: Listener, endpoint: Endpoint): void => {
   }
 }
 
-/** TLS: the handshake, then the connection is handed out (`true`); a failed one is its error. */
-const secure = (network: Network, listener: Listener, endpoint: Endpoint, tls: TlsOptions.Server) =>
+/** A stage's failure: that connection's error, how a server logs it, and the peer it names. */
+interface Failed {
+  readonly error: AcceptFailure
+  readonly log: (error: AcceptFailure, connection: Logs.Failed) => Effect.Effect<void>
+  readonly peer: Address
+}
+
+/** The PROXY header, read first on the wire; a failed one is that connection's error. */
+const header = (network: Network, endpoint: Endpoint, proxy: ProxyOptions.Resolved): Effect.Effect<void, Failed> =>
+  FakeProxy.readHeader(network, endpoint, proxy).pipe(
+    Effect.map((info) => {
+      endpoint.proxy = info
+    }),
+    Effect.mapError((error): Failed => ({ error, log: Logs.proxyHeaderFailure, peer: endpoint.remote }))
+  )
+
+/** The TLS handshake; a failed one is that connection's error, logged with the client behind a proxy. */
+const handshake = (network: Network, endpoint: Endpoint, tls: TlsOptions.Server): Effect.Effect<void, Failed> =>
   FakeTls.secure(network, endpoint, tls, OSError.tagsOf.accept).pipe(
+    Effect.map((connection) => {
+      endpoint.connection = connection
+    }),
+    Effect.mapError((error): Failed => ({
+      error: error as OSError.AcceptError,
+      log: (error, connection) => Logs.handshakeFailure(error as OSError.AcceptError, connection),
+      peer: endpoint.peer
+    }))
+  )
+
+/** The PROXY header, then the TLS handshake, then the connection is handed out (`true`); a failure is its error. */
+const prepare = (network: Network, listener: Listener, endpoint: Endpoint): Effect.Effect<boolean> => {
+  const { options: { proxy }, tls } = listener
+  return Effect.andThen(
+    proxy === undefined ? Effect.void : header(network, endpoint, proxy),
+    tls === undefined ? Effect.void : handshake(network, endpoint, tls)
+  ).pipe(
     Effect.matchEffect({
-      onSuccess: (connection) =>
+      onSuccess: () =>
         Effect.sync(() => {
-          endpoint.connection = connection
           if (listener.phase !== "listening") return false
           deliver(listener, endpoint)
           return true
         }),
-      onFailure: (error) => {
+      onFailure: ({ error, log, peer }) => {
         if (listener.phase !== "listening") return Effect.succeed(false)
         if (listener.accepting > listener.failures.length) {
-          listener.failures.push(error as OSError.AcceptError)
+          listener.failures.push(error)
           listener.bump()
           return Effect.succeed(false)
         }
-        const peer = Addresses.format(endpoint.remote)
-        return Effect.as(Logs.handshakeFailure(error, { connectionId: endpoint.id, peer }), false)
+        return Effect.as(log(error, { connectionId: endpoint.id, peer: Addresses.format(peer) }), false)
       }
     })
   )
+}
 
 /** Waits until the listener has a connection queued (`true`), or stopped accepting (`false`). */
 const awaitPending = (listener: Listener): Effect.Effect<boolean> =>
@@ -176,7 +214,7 @@ const handle = <E, R>(
     Effect.andThen(Effect.suspend(() => handler(connection))),
     Effect.scoped,
     Effect.catchCause(Logs.handlerFailure),
-    Effect.annotateLogs({ connectionId: connection.id, peer: Addresses.format(connection.remoteAddress) })
+    Effect.annotateLogs(Logs.connectionAnnotations(connection))
   )
 }
 

@@ -108,7 +108,7 @@ class WireDuplex extends Duplex {
 /** The fake end under a TLS socket. */
 const transportOf = (network: Network, endpoint: Endpoint, socket: () => NodeTls.TLSSocket | undefined, run: Run) =>
   ({
-    remoteAddress: endpoint.remote,
+    remoteAddress: endpoint.peer,
     localAddress: endpoint.local,
     reset: () =>
       run(shutEffect(network, endpoint, "reset"), () => {
@@ -134,7 +134,7 @@ export const secure = (
       const duplex = new WireDuplex(network, endpoint, run)
       const transport = transportOf(network, endpoint, () => duplex.owner, run)
       const setup = { options, highWaterMark: endpoint.settings.writeBufferSize, allowed, reset: transport.reset }
-      const running = Handshake.start(duplex, setup, endpoint.remote, (outcome) => {
+      const running = Handshake.start(duplex, setup, endpoint.peer, (outcome) => {
         if (!("socket" in outcome)) return resume(Effect.fail(outcome))
         const secure: Secure = { info: outcome.info, transport, id: endpoint.id }
         resume(
@@ -145,7 +145,8 @@ export const secure = (
               undefined,
               undefined,
               undefined,
-              secure
+              secure,
+              endpoint.proxy
             )
           )
         )
@@ -162,11 +163,11 @@ export const secure = (
         }
         running.socket.destroy()
       })
-      return Effect.sync(() => running.abort(Errors.closedLocally(endpoint.remote)))
+      return Effect.sync(() => running.abort(Errors.closedLocally(endpoint.peer)))
     })
     return Effect.timeoutOrElse(handshake, {
       duration: options.handshakeTimeoutMillis,
-      orElse: () => Effect.fail(Errors.handshakeTimedOut(endpoint.remote, options.handshakeTimeoutMillis))
+      orElse: () => Effect.fail(Errors.handshakeTimedOut(endpoint.peer, options.handshakeTimeoutMillis))
     })
   })
 
@@ -179,10 +180,10 @@ const cannotStart = (endpoint: Endpoint): Effect.Effect<never, OSError.Handshake
     return Effect.die(startDefect(`a fiber is reading connection ${endpoint.id}: it must not be read while TLS starts`))
   }
   if (endpoint.readError !== undefined) return Effect.fail(endpoint.readError)
-  if (endpoint.closed) return Effect.fail(Errors.brokenPipe(endpoint.remote, "connection closed"))
+  if (endpoint.closed) return Effect.fail(Errors.brokenPipe(endpoint.peer, "connection closed"))
   // the peer ended its side: no handshake can follow
-  if (endpoint.inbound.finArrived) return Effect.fail(TlsErrors.eof({ syscall: "handshake", ...endpoint.remote }))
-  if (endpoint.ended) return Effect.fail(Errors.brokenPipe(endpoint.remote, "write after end"))
+  if (endpoint.inbound.finArrived) return Effect.fail(TlsErrors.eof({ syscall: "handshake", ...endpoint.peer }))
+  if (endpoint.ended) return Effect.fail(Errors.brokenPipe(endpoint.peer, "write after end"))
   return undefined
 }
 
@@ -200,7 +201,7 @@ export const makeStartTls = (network: Network) =>
     if (endpoint === undefined) {
       return yield* Effect.die(startDefect("the connection is not a plain one of Tcp.layerTest's"))
     }
-    const resolved = yield* TlsOptions.startTls(options, endpoint.remote)
+    const resolved = yield* TlsOptions.startTls(options, endpoint.peer)
     const refused = cannotStart(endpoint)
     if (refused !== undefined) return yield* refused
     endpoint.upgraded = true

@@ -29,11 +29,11 @@ import * as SinkModule from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type * as Net from "node:net"
 import type { Address } from "../../Address.ts"
-import type { Connection } from "../../Connection.ts"
-import { copy } from "../../Connection.ts"
+import { type Connection, copy } from "../../Connection.ts"
 import type * as OSError from "../../OSError.ts"
 import type { SocketOptions } from "../../SocketOptions.ts"
 import type { TlsInfo } from "../../Tls.ts"
+import * as Defects from "../defects.ts"
 import * as Errors from "../errors.ts"
 import { nextConnectionId } from "../ids.ts"
 import * as ReadInto from "../readInto.ts"
@@ -90,6 +90,8 @@ export class NodeConnection implements Connection, Socket.Owner {
   readonly secure: Secure | undefined
   /** STARTTLS took this plain connection's socket: the TLS connection that has it now. */
   upgraded: NodeConnection | undefined = undefined
+  /** What its PROXY protocol header said, on a server that reads one: the client is its `remoteAddress`. */
+  readonly proxy: Connection["proxy"]
   // read side
   queue: Array<Uint8Array> | undefined = undefined
   queued = 0
@@ -140,10 +142,12 @@ export class NodeConnection implements Connection, Socket.Owner {
     idle?: IdleSweep | undefined,
     forget?: ((socket: Net.Socket) => void) | undefined,
     unix?: Unix.Ends | undefined,
-    secure?: Secure | undefined
+    secure?: Secure | undefined,
+    proxy?: Connection["proxy"]
   ) {
     this.id = secure === undefined ? nextConnectionId() : secure.id
     this.socket = socket
+    this.proxy = proxy
     this.settings = settings
     this.unix = unix
     this.secure = secure
@@ -163,6 +167,7 @@ export class NodeConnection implements Connection, Socket.Owner {
   // Node caches the peer's address once read (`rememberPeer`, or on connect): built again on each call, not
   // kept a second time for every idle connection.
   get remoteAddress(): Address {
+    if (this.proxy?.source !== undefined) return this.proxy.source
     if (this.unix !== undefined) return this.unix.remote
     if (this.secure !== undefined) return this.secure.transport.remoteAddress
     const socket = this.socket
@@ -387,12 +392,12 @@ export class NodeConnection implements Connection, Socket.Owner {
 
   /** A read's registration: settled at once, or left waiting with a canceller. */
   private read(resume: ReadWaiter, target: ReadInto.Target | undefined): Effect.Effect<void> | undefined {
-    if (this.upgraded !== undefined) resume(Effect.die(upgradedDefect(this.id)))
+    if (this.upgraded !== undefined) resume(Effect.die(Defects.upgraded(this.id)))
     else if (this.queue !== undefined) deliver(resume, target, this.take())
     else if (this.readError !== undefined) resume(Effect.fail(this.readError))
     else if (this.eof) deliver(resume, target, undefined)
     // asyncio raises here too: two readers would each get some of the bytes, in no order anyone chose
-    else if (this.readWaiter !== undefined || this.copy !== undefined) resume(Effect.die(secondReader(this.id)))
+    else if (this.readWaiter !== undefined || this.copy !== undefined) resume(Effect.die(Defects.secondReader(this.id)))
     else return this.wait(resume, target)
   }
 
@@ -431,7 +436,7 @@ export class NodeConnection implements Connection, Socket.Owner {
    * string as UTF-8 itself: bytes cost no conversion, a string no copy of ours.
    */
   writeNow(chunks: ReadonlyArray<Uint8Array | string>): Effect.Effect<void, OSError.WriteError> {
-    if (this.upgraded !== undefined) return Effect.die(upgradedDefect(this.id))
+    if (this.upgraded !== undefined) return Effect.die(Defects.upgraded(this.id))
     if (chunks.length === 0) return voidResult
     const error = this.unwritable()
     if (error !== undefined) return Effect.fail(error)
@@ -512,7 +517,9 @@ export class NodeConnection implements Connection, Socket.Owner {
   copyTo(destination: Connection): Effect.Effect<number, OSError.ReadError | OSError.WriteError> {
     if (!(destination instanceof NodeConnection)) return copy(this, destination)
     return Effect.callback<number, OSError.ReadError | OSError.WriteError>((resume) => {
-      if (this.readWaiter !== undefined || this.copy !== undefined) return resume(Effect.die(secondReader(this.id)))
+      if (this.readWaiter !== undefined || this.copy !== undefined) {
+        return resume(Effect.die(Defects.secondReader(this.id)))
+      }
       const running = startCopy(this, destination, resume)
       return running === undefined ? undefined : Effect.sync(() => running.cleanup())
     })
@@ -537,13 +544,3 @@ const deliver = (resume: ReadWaiter, target: ReadInto.Target | undefined, batch:
   else target.push(batch)
   resume(voidResult)
 }
-
-/** Using a plain connection after STARTTLS is a bug in the program: its socket speaks TLS now. */
-const upgradedDefect = (id: number): Error =>
-  new Error(`Connection ${id} was upgraded to TLS by startTls: read and write the connection startTls returned`)
-
-/** A second reader is a bug in the program, not a network event: a defect that says what happened. */
-const secondReader = (id: number): Error =>
-  new Error(
-    `Connection ${id}: another fiber is already reading this connection's stream (a connection has one reader)`
-  )

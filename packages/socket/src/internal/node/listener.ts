@@ -11,7 +11,9 @@
 // TLS: an accepted socket is handed out once its handshake is done (tls.ts);
 // until then it is live (counted, closed at shutdown) but in no queue. A failed
 // handshake is that connection's error: a waiting `accept` fails with it,
-// otherwise it is logged with the connection's id and peer.
+// otherwise it is logged with the connection's id and peer. The PROXY protocol
+// (proxy.ts) is a stage before it, with the same rules: the header is read off
+// the socket, then the handshake starts or the connection is handed out.
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -23,10 +25,13 @@ import type { Address, UnixAddress } from "../../Address.ts"
 import { format as formatAddress } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import * as OSError from "../../OSError.ts"
+import type { ProxyHeaderError, ProxyInfo } from "../../ProxyProtocol.ts"
 import type { ListenOptions, Server, ServerStats } from "../../Tcp.ts"
 import * as Descriptors from "../descriptors.ts"
 import * as Errors from "../errors.ts"
+import { nextConnectionId } from "../ids.ts"
 import * as Logs from "../logs.ts"
+import type * as ProxyOptions from "../proxy/options.ts"
 import * as Settings from "../settings.ts"
 import * as TlsOptions from "../tls/options.ts"
 import * as Closing from "./closing.ts"
@@ -34,6 +39,7 @@ import { NodeConnection } from "./connection.ts"
 import { remove } from "./copy.ts"
 import * as DeadPeers from "./deadPeers.ts"
 import { IdleSweep } from "./idle.ts"
+import * as NodeProxy from "./proxy.ts"
 import * as Socket from "./socket.ts"
 import * as NodeTls from "./tls.ts"
 import * as Unix from "./unix.ts"
@@ -45,9 +51,12 @@ const addressInfo = (server: Net.Server): [string, number, string] => {
   return [bound.address, bound.port, bound.family]
 }
 
+/** What `accept` fails with: the OS's errors, and one connection's before it was handed out. */
+type AcceptFailure = OSError.AcceptError | ProxyHeaderError
+
 interface AcceptWaiter {
   readonly deliver: (socket: Net.Socket) => void
-  readonly fail: (error: OSError.AcceptError) => void
+  readonly fail: (error: AcceptFailure) => void
   readonly stopped: () => void
 }
 
@@ -73,6 +82,8 @@ export class NodeListener {
   readonly tls: TlsOptions.Server | undefined
   /** TLS sockets whose handshake is done, until a connection takes them. */
   private readonly secured = new WeakMap<Net.Socket, NodeTls.Secured>()
+  /** What the PROXY header of each socket said (its TLS socket's too), until a connection takes it. */
+  private readonly proxied = new WeakMap<Net.Socket, ProxyInfo>()
   private waiters: Array<AcceptWaiter> = []
   /** The running `serve` calls: each takes connections as they are accepted, in turn. */
   private readonly serving: Array<(socket: Net.Socket) => void> = []
@@ -132,6 +143,7 @@ export class NodeListener {
     }
     this.accepted++
     this.live.add(socket)
+    if (this.options.proxy !== undefined) return this.readProxyHeader(socket, this.options.proxy)
     if (this.tls !== undefined) return this.handshake(socket, this.tls)
     this.deliver(socket)
   }
@@ -148,22 +160,53 @@ export class NodeListener {
     else this.pending.push(socket)
   }
 
+  /**
+   * One connection's failure before it was handed out: a waiting `accept` fails with it, otherwise it is
+   * logged (`log`, with the connection's id and peer). Once the server stopped accepting, nobody hears of it.
+   */
+  private failedBeforeHandout(
+    error: AcceptFailure,
+    log: (connection: Logs.Failed) => Effect.Effect<void>,
+    connectionId: number,
+    peer: Address
+  ): void {
+    if (this.phase !== "listening") return
+    const waiter = this.waiters.shift()
+    if (waiter !== undefined) return waiter.fail(error)
+    this.runFork(log({ connectionId, peer: formatAddress(peer) }))
+  }
+
   /** TLS: the connection is handed out once its handshake is done; a failed one is its error. */
   private handshake(raw: Net.Socket, tls: TlsOptions.Server): void {
     raw.on("close", this.onUnclaimedClose)
     const id = NodeTls.newId()
+    const proxy = this.proxied.get(raw)
+    const client = proxy?.source
     NodeTls.handshake(raw, tls, this.options.settings, OSError.tagsOf.accept, id, (outcome) => {
       if (!("socket" in outcome)) {
-        if (this.phase !== "listening") return
-        const error = outcome as OSError.AcceptError
-        const waiter = this.waiters.shift()
-        if (waiter !== undefined) return waiter.fail(error)
-        const peer = formatAddress(Socket.toAddress(raw.remoteAddress, raw.remotePort, raw.remoteFamily))
-        return this.runFork(Logs.handshakeFailure(error, { connectionId: id, peer }))
+        const log = (connection: Logs.Failed) => Logs.handshakeFailure(outcome, connection)
+        return this.failedBeforeHandout(outcome as OSError.AcceptError, log, id, client ?? NodeProxy.peerOf(raw))
       }
       if (this.phase !== "listening") return void outcome.socket.destroy()
       this.secured.set(outcome.socket, outcome)
+      if (proxy !== undefined) this.proxied.set(outcome.socket, proxy)
       this.deliver(outcome.socket)
+    }, client)
+  }
+
+  /** The PROXY protocol: the header first, then the TLS handshake or the hand-out; a failed header is its error. */
+  private readProxyHeader(raw: Net.Socket, proxy: ProxyOptions.Resolved): void {
+    raw.on("close", this.onUnclaimedClose)
+    NodeProxy.readHeader(raw, proxy, (outcome) => {
+      if (!("version" in outcome)) {
+        const log = (connection: Logs.Failed) => Logs.proxyHeaderFailure(outcome, connection)
+        return this.failedBeforeHandout(outcome, log, nextConnectionId(), NodeProxy.peerOf(raw))
+      }
+      raw.off("close", this.onUnclaimedClose)
+      if (this.phase !== "listening") return void raw.destroy()
+      this.proxied.set(raw, outcome)
+      if (this.tls !== undefined) return this.handshake(raw, this.tls)
+      this.deliver(raw)
     })
   }
 
@@ -220,9 +263,10 @@ export class NodeListener {
     socket.off("error", Socket.ignore)
     socket.off("close", this.onUnclaimedClose)
     const secured = this.secured.get(socket)
+    const proxy = this.proxied.get(socket)
     return secured === undefined
-      ? new NodeConnection(socket, this.options.settings, this.idle, this.forget, this.unixEnds)
-      : NodeTls.connectionOf(secured, this.options.settings, this.idle, this.forget)
+      ? new NodeConnection(socket, this.options.settings, this.idle, this.forget, this.unixEnds, undefined, proxy)
+      : NodeTls.connectionOf(secured, this.options.settings, this.idle, this.forget, proxy)
   }
 
   // --- binding and stopping --------------------------------------------------
@@ -331,8 +375,8 @@ export class NodeListener {
   // --- taking connections ----------------------------------------------------
 
   /** Waits for the next connection and hands it to `use` synchronously, so it is owned before anything can interrupt. */
-  private take<A>(use: (socket: Net.Socket) => A): Effect.Effect<A, OSError.AcceptError> {
-    return Effect.callback<A, OSError.AcceptError>((resume) => {
+  private take<A>(use: (socket: Net.Socket) => A): Effect.Effect<A, AcceptFailure> {
+    return Effect.callback<A, AcceptFailure>((resume) => {
       const socket = this.pending.shift()
       if (socket !== undefined) return resume(Effect.succeed(use(socket)))
       const closed = Effect.fail(Errors.serverClosed(this.address))
@@ -347,7 +391,7 @@ export class NodeListener {
     })
   }
 
-  readonly accept: Effect.Effect<Connection, OSError.AcceptError, Scope.Scope> = Effect.suspend(() => {
+  readonly accept: Effect.Effect<Connection, AcceptFailure, Scope.Scope> = Effect.suspend(() => {
     let connection: NodeConnection | undefined
     return Effect.addFinalizer((exit) => connection === undefined ? Effect.void : connection.close(exit)).pipe(
       Effect.andThen(this.take((socket) => connection = this.wrap(socket)))
@@ -389,11 +433,11 @@ export class NodeListener {
     context: Context.Context<R>
   ): void {
     const connection = this.wrap(socket)
-    const fiberContext = Context.add(context, References.CurrentLogAnnotations, {
-      ...Context.get(context, References.CurrentLogAnnotations),
-      connectionId: connection.id,
-      peer: formatAddress(connection.remoteAddress)
-    })
+    const fiberContext = Context.add(
+      context,
+      References.CurrentLogAnnotations,
+      { ...Context.get(context, References.CurrentLogAnnotations), ...Logs.connectionAnnotations(connection) }
+    )
     const fiber = Effect.runForkWith(fiberContext)(handler(connection))
     this.handling.add(fiber)
     fiber.addObserver((exit) => {

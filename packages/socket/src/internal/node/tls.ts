@@ -10,6 +10,7 @@ import type * as Net from "node:net"
 import type { Address } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import * as OSError from "../../OSError.ts"
+import type { ProxyInfo } from "../../ProxyProtocol.ts"
 import type { StartTlsOptions } from "../../Tls.ts"
 import * as Errors from "../errors.ts"
 import { nextConnectionId } from "../ids.ts"
@@ -23,14 +24,14 @@ import { NodeConnection, type Secure, type Transport } from "./connection.ts"
 import type { IdleSweep } from "./idle.ts"
 import * as Socket from "./socket.ts"
 
-/** The TCP socket under a TLS one. */
+/** The TCP socket under a TLS one; its peer, or the client a PROXY header named. */
 class TcpTransport implements Transport {
   readonly raw: Net.Socket
   readonly remoteAddress: Address
   readonly localAddress: Address
-  constructor(raw: Net.Socket) {
+  constructor(raw: Net.Socket, client: Address | undefined) {
     this.raw = raw
-    this.remoteAddress = Socket.toAddress(raw.remoteAddress, raw.remotePort, raw.remoteFamily)
+    this.remoteAddress = client ?? Socket.toAddress(raw.remoteAddress, raw.remotePort, raw.remoteFamily)
     this.localAddress = Socket.toAddress(raw.localAddress, raw.localPort, raw.localFamily)
   }
   reset(): void {
@@ -54,6 +55,7 @@ export type Outcome = Secured | OSError.SocketError
  * Runs one side's handshake over the connected socket `raw`, within the handshake timeout; `done` is called
  * once, when it succeeded or once the socket is closed, with an error among the tags `allowed` (those of
  * the operation: `connect`, `accept`, `handshake`). The returned function aborts it (a cancelled connect).
+ * Its errors name `client` where a PROXY header named one, as the connection will.
  */
 export const handshake = (
   raw: Net.Socket,
@@ -61,9 +63,10 @@ export const handshake = (
   settings: Settings.Settings,
   allowed: ReadonlyArray<OSError.Tag>,
   id: number,
-  done: (outcome: Outcome) => void
+  done: (outcome: Outcome) => void,
+  client?: Address | undefined
 ): (aborted: OSError.SocketError) => void => {
-  const transport = new TcpTransport(raw)
+  const transport = new TcpTransport(raw, client)
   const peer = transport.remoteAddress
   const timer = setTimeout(() => {
     running.abort(Errors.handshakeTimedOut(peer, options.handshakeTimeoutMillis))
@@ -79,13 +82,14 @@ export const handshake = (
 
 /**
  * The connection of a finished handshake. The idle sweep finds it through the TCP socket, which the
- * listener holds; `forget` tells the listener that TCP socket closed.
+ * listener holds; `forget` tells the listener that TCP socket closed. `proxy`: the PROXY header read before it.
  */
 export const connectionOf = (
   secured: Secured,
   settings: Settings.Settings,
   idle?: IdleSweep | undefined,
-  forget?: ((socket: Net.Socket) => void) | undefined
+  forget?: ((socket: Net.Socket) => void) | undefined,
+  proxy?: ProxyInfo | undefined
 ): NodeConnection => {
   const raw = (secured.secure.transport as TcpTransport).raw
   const connection = new NodeConnection(
@@ -94,7 +98,8 @@ export const connectionOf = (
     idle,
     forget === undefined ? undefined : () => forget(raw),
     undefined,
-    secured.secure
+    secured.secure,
+    proxy
   )
   Socket.adopt(raw, connection)
   return connection
@@ -160,11 +165,11 @@ export const startTls = (
           plain.onClose()
           return cancelled !== undefined ? cancelled() : resume(Effect.fail(outcome as OSError.HandshakeError))
         }
-        upgraded = plain.upgraded = connectionOf(outcome, plain.settings, plain.idle, plain.forget)
+        upgraded = plain.upgraded = connectionOf(outcome, plain.settings, plain.idle, plain.forget, plain.proxy)
         if (cancelled === undefined) return resume(Effect.succeed(upgraded))
         upgraded.shut(true)
         cancelled()
-      })
+      }, plain.proxy?.source)
       return Effect.callback<void>((resumeCancel) => {
         cancelled = () => resumeCancel(Effect.void)
         abort(Errors.closedLocally(peer))
