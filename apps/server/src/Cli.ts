@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Flags, Logging, TlsFiles } from "@effect-tcp/runtime"
-import { Address, Tcp } from "@effect-tcp/socket"
+import { Address, ProxyProtocol, Tcp } from "@effect-tcp/socket"
 import type { OSError } from "@effect-tcp/socket"
 import * as CliError from "effect/cli/CliError"
 import * as Command from "effect/cli/Command"
@@ -50,6 +50,14 @@ const d = EchoServer.defaults
  * @category constants
  */
 export const metricsHostDefault = "127.0.0.1"
+
+/**
+ * Who may send a PROXY header without `--trusted-proxies`: this host only, where a local balancer runs.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const trustedProxiesDefault = "127.0.0.1/32,::1/128"
 
 /**
  * @since 0.1.0
@@ -121,6 +129,20 @@ export const flags = {
     "Time a TLS handshake may take before the connection is closed",
     { default: "10" }
   ),
+  proxyProtocol: Flags.boolean(
+    "proxy-protocol",
+    "Read a PROXY protocol header (v1 or v2) first on every connection: the client a load balancer relayed"
+  ),
+  trustedProxies: Flags.string(
+    "trusted-proxies",
+    `Comma-separated CIDR ranges that may send a PROXY header, with --proxy-protocol (default ${trustedProxiesDefault})`,
+    { metavar: "cidrs" }
+  ),
+  proxyHeaderTimeout: Flags.duration(
+    "proxy-header-timeout",
+    "Time a PROXY header may take before the connection is reset",
+    { default: "5" }
+  ),
   unix: Flags.string("unix", "Listen on this Unix domain socket instead of --host and --port", { metavar: "path" }),
   metricsPort: Flags.int("metrics-port", "Serve /metrics (Prometheus text format) on this port; 0 picks a free one", {
     minimum: 0,
@@ -169,6 +191,31 @@ export const toTls = (flags: Flags): Tcp.TcpListenOptions["tls"] => {
   }
 }
 
+/**
+ * The server's PROXY protocol options from the flags, once `validate` has passed: `undefined` without
+ * `--proxy-protocol`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const toProxyProtocol = (flags: Flags): Tcp.TcpListenOptions["proxyProtocol"] =>
+  flags.proxyProtocol
+    ? { trusted: trustedProxies(flags), headerTimeout: flags.proxyHeaderTimeout }
+    : undefined
+
+const trustedProxies = (flags: Flags): Array<string> =>
+  Option.getOrElse(flags.trustedProxies, () => trustedProxiesDefault).split(",").map((range) => range.trim())
+
+// How the PROXY protocol reads on the "Serving on" line.
+const proxyAnnotations = (flags: Flags): Record<string, unknown> =>
+  flags.proxyProtocol
+    ? {
+      proxyProtocol: true,
+      trustedProxies: trustedProxies(flags).join(","),
+      proxyHeaderTimeoutSeconds: Duration.toSeconds(flags.proxyHeaderTimeout)
+    }
+    : { proxyProtocol: false }
+
 // How TLS reads on the "Serving on" line: the files by their paths, never their contents.
 const tlsAnnotations = (flags: Flags): Record<string, unknown> =>
   Option.isNone(flags.tlsCert) || Option.isNone(flags.tlsKey)
@@ -198,10 +245,13 @@ export const toOptions = (flags: Flags): EchoServer.Options => {
     logFormat: _logFormat,
     metricsHost: _metricsHost,
     metricsPort: _metricsPort,
+    proxyHeaderTimeout: _proxyHeaderTimeout,
+    proxyProtocol: _proxyProtocol,
     tlsCa: _tlsCa,
     tlsCert: _tlsCert,
     tlsHandshakeTimeout: _tlsHandshakeTimeout,
     tlsKey: _tlsKey,
+    trustedProxies: _trustedProxies,
     unix,
     workers: _workers,
     ...settings
@@ -218,15 +268,26 @@ export const toOptions = (flags: Flags): EchoServer.Options => {
     shutdownGrace: shutdownTimeout
   }
   const tls = toTls(flags)
+  const proxyProtocol = toProxyProtocol(flags)
   const logged = Option.isSome(unix)
     ? Object.entries(settings).filter(([name]) => !["host", "port", "reusePort"].includes(name))
     : Object.entries(settings)
   return {
     listen: Option.isSome(unix)
       ? { path: unix.value, ...every }
-      : { host, port, reusePort, ...every, ...(tls === undefined ? {} : { tls }) },
+      : {
+        host,
+        port,
+        reusePort,
+        ...every,
+        ...(tls === undefined ? {} : { tls }),
+        ...(proxyProtocol === undefined ? {} : { proxyProtocol })
+      },
     statsInterval: Duration.isZero(statsInterval) ? undefined : statsInterval,
-    settings: { ...Object.fromEntries(logged.map(annotation)), ...(Option.isSome(unix) ? {} : tlsAnnotations(flags)) }
+    settings: {
+      ...Object.fromEntries(logged.map(annotation)),
+      ...(Option.isSome(unix) ? {} : { ...tlsAnnotations(flags), ...proxyAnnotations(flags) })
+    }
   }
 }
 
@@ -241,7 +302,8 @@ const sharesEchoPort = (flags: Flags, metricsPort: number): boolean => {
 
 /**
  * What no single flag can say: the TLS flags that go together, a key that
- * does not match its certificate, what a Unix socket cannot do, and a metrics
+ * does not match its certificate, trusted proxies that are not CIDR ranges or
+ * without the PROXY protocol, what a Unix socket cannot do, and a metrics
  * endpoint without a port or on the echo port. A usage error (one line,
  * exit 2) before anything binds.
  *
@@ -249,7 +311,7 @@ const sharesEchoPort = (flags: Flags, metricsPort: number): boolean => {
  * @category validation
  */
 export const validate = (flags: Flags): Effect.Effect<void, CliError.CliError> => {
-  const { metricsHost, metricsPort, tlsCa, tlsCert, tlsKey, unix } = flags
+  const { metricsHost, metricsPort, tlsCa, tlsCert, tlsKey, trustedProxies: trusted, unix } = flags
   if (Option.isSome(metricsHost) && Option.isNone(metricsPort)) {
     return invalid("--metrics-host is where the metrics endpoint binds: it needs --metrics-port")
   }
@@ -268,7 +330,17 @@ export const validate = (flags: Flags): Effect.Effect<void, CliError.CliError> =
     const problem = TlsFiles.mismatch(tlsCert.value, tlsKey.value)
     if (problem !== undefined) return invalid(`--tls-key: ${problem}`)
   }
+  if (Option.isSome(trusted)) {
+    if (!flags.proxyProtocol) {
+      return invalid("--trusted-proxies is who may send a PROXY header: it needs --proxy-protocol")
+    }
+    const problem = ProxyProtocol.checkTrusted(trustedProxies(flags))
+    if (problem !== undefined) {
+      return invalid(`--trusted-proxies: ${problem.replace(/^proxyProtocol\.trusted:? ?/, "")}`)
+    }
+  }
   if (Option.isSome(unix)) {
+    if (flags.proxyProtocol) return invalid("--proxy-protocol reads a header on TCP connections: not with --unix")
     if (Option.isSome(tlsCert)) return invalid("--unix serves plain connections: TLS (--tls-cert) is over TCP only")
     if (flags.workers > 1) return invalid("--workers share a port with SO_REUSEPORT: not with --unix")
     if (flags.reusePort) return invalid("--reuse-port is for a TCP port: not with --unix")

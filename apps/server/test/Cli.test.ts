@@ -1,3 +1,4 @@
+import type { Tcp } from "@effect-tcp/socket"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Option } from "effect"
@@ -51,7 +52,8 @@ describe("Cli.toOptions", () => {
         shutdownTimeoutSeconds: 10,
         closeTimeoutSeconds: 5,
         statsIntervalSeconds: "off",
-        tls: false
+        tls: false,
+        proxyProtocol: false
       })
     }))
 
@@ -132,6 +134,34 @@ describe("Cli.toOptions", () => {
       })
       for (const name of ["host", "port", "reusePort", "unix", "tls"]) assert.notProperty(settings, name)
       assert.strictEqual(settings?.backlog, 7)
+    }))
+})
+
+describe("Cli.toOptions behind a PROXY protocol balancer", () => {
+  it.effect("--proxy-protocol: this host is trusted unless --trusted-proxies names others", () =>
+    Effect.gen(function*() {
+      const plain = yield* optionsFor([])
+      assert.notProperty(plain.listen, "proxyProtocol")
+      assert.strictEqual(plain.settings?.proxyProtocol, false)
+      const local = yield* optionsFor(["--proxy-protocol"])
+      assert.deepStrictEqual((local.listen as Tcp.TcpListenOptions).proxyProtocol, {
+        trusted: ["127.0.0.1/32", "::1/128"],
+        headerTimeout: Duration.seconds(5)
+      })
+      const named = yield* optionsFor([
+        "--proxy-protocol",
+        "--trusted-proxies",
+        "10.0.0.0/8, fd00::/8",
+        "--proxy-header-timeout",
+        "0.5"
+      ])
+      assert.deepStrictEqual((named.listen as Tcp.TcpListenOptions).proxyProtocol, {
+        trusted: ["10.0.0.0/8", "fd00::/8"],
+        headerTimeout: Duration.millis(500)
+      })
+      assert.strictEqual(named.settings?.trustedProxies, "10.0.0.0/8,fd00::/8")
+      assert.strictEqual(named.settings?.proxyHeaderTimeoutSeconds, 0.5)
+      assert.notProperty(named.settings, "proxyHeaderTimeout")
     }))
 })
 

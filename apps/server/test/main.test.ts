@@ -50,7 +50,10 @@ describe.concurrent("echo-server as a process", () => {
     [["--bogus"], {}, "--bogus"],
     [["--idle-timeout", "soon"], {}, "--idle-timeout"],
     [[], { ECHO_PORT: "70000" }, "--port"],
-    [[], { ECHO_LOG_LEVEL: "loud" }, "ECHO_LOG_LEVEL"]
+    [[], { ECHO_LOG_LEVEL: "loud" }, "ECHO_LOG_LEVEL"],
+    [["--proxy-protocol", "--trusted-proxies", "10.0.0.1/8"], {}, "--trusted-proxies: \"10.0.0.1/8\""],
+    [[], { ECHO_PROXY_PROTOCOL: "true", ECHO_TRUSTED_PROXIES: "10.0.0.0/8,proxy.local" }, "\"proxy.local\""],
+    [["--trusted-proxies", "10.0.0.0/8"], {}, "needs --proxy-protocol"]
   ])("rejects %j %j with one line and exit 2, binding nothing", async ([args, env, named], test) => {
     const server = run(test, args, env)
     assert.strictEqual(await deadline(server.exit, patience, "exit"), 2)

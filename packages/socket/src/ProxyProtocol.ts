@@ -19,6 +19,7 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Util from "node:util"
 import type { InetAddress } from "./Address.ts"
+import * as Trusted from "./internal/proxy/trusted.ts"
 
 /**
  * `Tcp.listen`'s `proxyProtocol`: which peers may send a header, and how long one may take.
@@ -148,3 +149,22 @@ Object.defineProperty(ProxyHeaderError.prototype, TypeId, { value: TypeId })
  * @category guards
  */
 export const isProxyHeaderError = (u: unknown): u is ProxyHeaderError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * Why `listen` would refuse these `trusted` ranges (the detail of its EINVAL, naming the first one wrong), or
+ * `undefined` when every one is a CIDR range or an address: for a program that reads them from its command line
+ * or its config and reports a bad one before it listens.
+ *
+ * @example
+ * import { ProxyProtocol } from "@effect-tcp/socket"
+ *
+ * ProxyProtocol.checkTrusted(["10.0.0.0/8", "::1"]) // undefined
+ * ProxyProtocol.checkTrusted(["10.0.0.1/8"]) // a message naming "10.0.0.1/8"
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const checkTrusted = (trusted: ReadonlyArray<string>): string | undefined => {
+  const parsed = Trusted.parse(trusted)
+  return typeof parsed === "string" ? parsed : undefined
+}

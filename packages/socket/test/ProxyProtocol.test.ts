@@ -156,6 +156,16 @@ describe("ProxyProtocol options and errors", () => {
     assert.include(ProxyOptions.resolve({ trusted: ["::1"], headerTimeout: "soon" as never }) as string, "above zero")
   })
 
+  it("checkTrusted says before listen what listen would refuse, and nothing for good ranges", () => {
+    assert.isUndefined(ProxyProtocol.checkTrusted(["10.0.0.0/8", "127.0.0.1", "::1/128", "fd00::/8"]))
+    assert.strictEqual(
+      ProxyProtocol.checkTrusted(["10.0.0.0/8", "10.0.0.1/8"]),
+      ProxyOptions.resolve({ trusted: ["10.0.0.0/8", "10.0.0.1/8"] })
+    )
+    assert.include(ProxyProtocol.checkTrusted(["10.0.0.1/8"]), `"10.0.0.1/8" is not a CIDR range`)
+    assert.include(ProxyProtocol.checkTrusted([]), "must list at least one")
+  })
+
   it("ProxyHeaderError: OSError's fields and message form, its own brand", () => {
     const error = ProxyOptions.malformed({ family: "IPv6", host: "::1", port: 4000 }, `no signature at the start: "hi"`)
     assert.strictEqual(error.code, "EPROTO")

@@ -1,14 +1,12 @@
 // `listen`'s `proxyProtocol`, resolved once for both layers: the trusted ranges
-// parsed with Effect's `effect/net` (so a bad one fails `listen` before anything
-// binds), the header timeout, and the errors a connection's header can meet.
+// (trusted.ts: a bad one fails `listen` before anything binds), the header timeout, and the errors a connection's header can meet.
 import * as Duration from "effect/Duration"
-import * as IpNetwork from "effect/net/IpNetwork"
-import * as NetAddress from "effect/net/NetAddress"
+import type * as IpNetwork from "effect/net/IpNetwork"
 import * as Option from "effect/Option"
-import * as Result from "effect/Result"
 import type { InetAddress } from "../../Address.ts"
 import * as OSError from "../../OSError.ts"
 import { ProxyHeaderError, type ProxyHeaderErrorReason, type ProxyProtocolOptions } from "../../ProxyProtocol.ts"
+import * as Trusted from "./trusted.ts"
 
 const defaultHeaderTimeout = Duration.seconds(5)
 /** The longest delay a Node timer holds. */
@@ -20,39 +18,18 @@ export interface Resolved {
   readonly headerTimeoutMillis: number
 }
 
-/** A range in CIDR notation, or one address as a range of one. */
-const rangeOf = (text: string): Result.Result<IpNetwork.IpNetwork, NetAddress.NetAddressError> =>
-  typeof text === "string" && !text.includes("/")
-    ? Result.flatMap(NetAddress.ipFromString(text), (address) => IpNetwork.make(address, NetAddress.width(address)))
-    : IpNetwork.fromString(text)
-
 /** The options, or the detail of the EINVAL that names what is wrong. */
 export const resolve = (options: ProxyProtocolOptions): Resolved | string => {
-  const trusted = options.trusted as ReadonlyArray<string> | undefined
-  if (!Array.isArray(trusted) || trusted.length === 0) {
-    return "proxyProtocol.trusted must list at least one CIDR range (such as \"10.0.0.0/8\")"
-  }
-  const ranges: Array<IpNetwork.IpNetwork> = []
-  for (const text of trusted) {
-    const range = rangeOf(text)
-    if (Result.isFailure(range)) {
-      return `proxyProtocol.trusted: ${JSON.stringify(text)} is not a CIDR range: ${range.failure.message}`
-    }
-    ranges.push(range.success)
-  }
+  const trusted = Trusted.parse(options.trusted)
+  if (typeof trusted === "string") return trusted
   const timeout = Duration.fromInput(options.headerTimeout ?? defaultHeaderTimeout)
   const millis = Option.isSome(timeout) ? Duration.toMillis(timeout.value) : Number.NaN
   if (!(millis > 0)) return `proxyProtocol.headerTimeout must be above zero, not ${String(options.headerTimeout)}`
-  return { trusted: ranges, headerTimeoutMillis: Math.min(maxTimerMillis, Math.max(1, Math.round(millis))) }
+  return { trusted, headerTimeoutMillis: Math.min(maxTimerMillis, Math.max(1, Math.round(millis))) }
 }
 
-/** Is the peer in a trusted range? (Its host as a layer reports it: an IPv4 peer in its IPv4 form.) */
-export const isTrusted = (resolved: Resolved, peer: InetAddress): boolean => {
-  const address = NetAddress.ipFromString(peer.host)
-  if (Result.isFailure(address)) return false
-  for (const range of resolved.trusted) if (IpNetwork.contains(range, address.success)) return true
-  return false
-}
+/** Is the peer in a trusted range? */
+export const isTrusted = (resolved: Resolved, peer: InetAddress): boolean => Trusted.contains(resolved.trusted, peer)
 
 /** A connection's rejected header. */
 const rejected = (reason: ProxyHeaderErrorReason, peer: InetAddress, detail: string): ProxyHeaderError => {

@@ -1,0 +1,77 @@
+// --proxy-protocol end to end: main.ts as a process on loopback, a PROXY header written by hand (from
+// HAProxy's proxy-protocol.txt) before the bytes to echo. The real balancer is haproxy.test.ts's.
+import { assert, describe, it } from "@effect/vitest"
+import { once } from "node:events"
+import { connect, deadline, patience, payload, received, start } from "./ServerProcess.ts"
+
+/** Version 2, PROXY over TCP/IPv4: the 12-byte signature, version and command, family, length, addresses. */
+const v2 = (source: string, sourcePort: number, destination: string, destinationPort: number): Buffer => {
+  const body = Buffer.alloc(12)
+  Buffer.from(source.split(".").map(Number)).copy(body, 0)
+  Buffer.from(destination.split(".").map(Number)).copy(body, 4)
+  body.writeUInt16BE(sourcePort, 8)
+  body.writeUInt16BE(destinationPort, 10)
+  const signature = Buffer.from("0d0a0d0a000d0a515549540a", "hex")
+  return Buffer.concat([signature, Buffer.from([0x21, 0x11, 0x00, 12]), body])
+}
+
+describe.concurrent("echo-server --proxy-protocol", () => {
+  it("logs the client the header names, with the proxy beside it, and echoes what follows the header", async (test) => {
+    const server = await start(test, ["--proxy-protocol"])
+    const serving = server.logs().find((log) => log.message.startsWith("Serving on "))!
+    assert.strictEqual(serving.annotations.proxyProtocol, true)
+    assert.strictEqual(serving.annotations.trustedProxies, "127.0.0.1/32,::1/128")
+    const sent = payload(100_000, 3)
+    for (
+      const header of [
+        Buffer.from("PROXY TCP4 203.0.113.7 127.0.0.1 40001 8888\r\n"),
+        v2("203.0.113.8", 40002, "127.0.0.1", 8888)
+      ]
+    ) {
+      const socket = await connect(server.port)
+      const echo = received(socket)
+      socket.end(Buffer.concat([header, sent]))
+      assert.isTrue((await echo).equals(sent))
+    }
+    await server.waitFor((log) => log.message === "Connection closed" && log.annotations.peer === "203.0.113.8:40002")
+    const opened = server.logs().filter((log) => log.message === "Connection opened")
+    assert.deepStrictEqual(opened.map((log) => log.annotations.peer), ["203.0.113.7:40001", "203.0.113.8:40002"])
+    for (const log of opened) assert.match(String(log.annotations.proxy), /^127\.0\.0\.1:\d+$/)
+    server.child.kill("SIGTERM")
+    assert.strictEqual(await deadline(server.exit, patience, "exit"), 0)
+  })
+
+  it("a peer outside --trusted-proxies is reset and logged, and the server goes on", async (test) => {
+    const server = await start(test, ["--proxy-protocol", "--trusted-proxies", "10.0.0.0/8, 192.168.0.0/16"])
+    const socket = await connect(server.port)
+    const localPort = socket.localPort
+    socket.write("PROXY TCP4 203.0.113.7 127.0.0.1 40001 8888\r\nhello")
+    const [error] = (await deadline(once(socket, "error"), patience, "the reset")) as [NodeJS.ErrnoException]
+    assert.strictEqual(error.code, "ECONNRESET")
+    const rejected = await server.waitFor((log) => log.message === "PROXY header rejected")
+    assert.strictEqual(rejected.level, "WARN")
+    assert.strictEqual(rejected.annotations.peer, `127.0.0.1:${localPort}`)
+    assert.strictEqual(rejected.annotations.reason, "untrusted")
+    assert.strictEqual(rejected.annotations.error, "ProxyHeaderError")
+    server.child.kill("SIGTERM")
+    assert.strictEqual(await deadline(server.exit, patience, "exit"), 0)
+  })
+
+  it("a connection without a header is reset after --proxy-header-timeout, and logged", async (test) => {
+    const server = await start(test, ["--proxy-protocol", "--proxy-header-timeout", "0.3"])
+    const socket = await connect(server.port)
+    const reset = once(socket, "error")
+    const rejected = await server.waitFor((log) => log.message === "PROXY header rejected")
+    assert.strictEqual(rejected.annotations.error, "TimeoutError")
+    assert.strictEqual(rejected.annotations.peer, `127.0.0.1:${socket.localPort}`)
+    const [error] = (await deadline(reset, patience, "the reset")) as [NodeJS.ErrnoException]
+    assert.strictEqual(error.code, "ECONNRESET")
+    // a connection with its header is still served
+    const next = await connect(server.port)
+    const echo = received(next)
+    next.end("PROXY UNKNOWN\r\nping")
+    assert.strictEqual((await echo).toString(), "ping")
+    server.child.kill("SIGTERM")
+    assert.strictEqual(await deadline(server.exit, patience, "exit"), 0)
+  })
+})
