@@ -293,6 +293,13 @@ export interface ServerStats {
   readonly accepted: number
   /** Connections reset at once because `maxConnections` (or the descriptor budget) was reached. */
   readonly rejected: number
+  /**
+   * Accepted connections that failed before they were handed out: their TLS handshake or their PROXY header
+   * (each one's error went to a waiting `accept`, or `serve` logged it). They are among `accepted` too.
+   *
+   * @since 0.2.0
+   */
+  readonly failed: number
 }
 
 /**

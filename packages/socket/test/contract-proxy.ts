@@ -198,7 +198,7 @@ export const contractProxy = (name: string, layer: Layer.Layer<Tcp.Tcp>, options
         )
         assert.deepStrictEqual(
           yield* eventually(server.stats, (stats) => stats.active === 0),
-          { active: 0, accepted: 1, rejected: 0 }
+          { active: 0, accepted: 1, rejected: 0, failed: 1 }
         )
       }))
 
@@ -295,6 +295,9 @@ export const contractProxy = (name: string, layer: Layer.Layer<Tcp.Tcp>, options
         const served = logs.find((log) => Array.isArray(log.message) && log.message[0] === "served")
         assert.strictEqual(served?.annotations.peer, "[2001:db8::7]:40000")
         assert.strictEqual(served?.annotations.proxy, Address.format(good.localAddress))
+        // the rejected one counts as accepted and failed, the served one as accepted only
+        const stats = yield* eventually(server.stats, (stats) => stats.active === 0)
+        assert.deepStrictEqual(stats, { active: 0, accepted: 2, rejected: 0, failed: 1 })
       }).pipe(Effect.provide(logger))
     })
 

@@ -36,7 +36,7 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.strictEqual(Address.isInet(client.localAddress) && client.localAddress.host, "127.0.0.1")
         assert.notStrictEqual(client.id, accepted.id)
         const stats = yield* server.stats
-        assert.deepStrictEqual(stats, { active: 1, accepted: 1, rejected: 0 })
+        assert.deepStrictEqual(stats, { active: 1, accepted: 1, rejected: 0, failed: 0 })
       }))
 
     test("echo: what the client writes comes back, and the byte counters agree", () =>
@@ -366,7 +366,7 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         const error = yield* Effect.flip(Effect.flatMap(Tcp.connect({ port: server.address.port }), readAll))
         assert.strictEqual(error._tag, "ConnectionResetError")
         const stats = yield* eventually(server.stats, (stats) => stats.rejected === 1)
-        assert.deepStrictEqual(stats, { active: 1, accepted: 1, rejected: 1 })
+        assert.deepStrictEqual(stats, { active: 1, accepted: 1, rejected: 1, failed: 0 })
       }))
 
     test("a consumer that keeps every chunk of 64 MiB gets every byte, however reads and writes interleave", () =>
@@ -421,7 +421,7 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         yield* client.write(encode("hi"))
         yield* client.end
         assert.strictEqual(yield* readAll(client), "hi")
-        assert.deepStrictEqual(yield* server.stats, { active: 0, accepted: 1, rejected: 0 })
+        assert.deepStrictEqual(yield* server.stats, { active: 0, accepted: 1, rejected: 0, failed: 0 })
       }))
 
     test("serve: a handler's failure ends its connection only; the server keeps serving", () =>

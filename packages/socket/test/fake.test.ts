@@ -312,7 +312,7 @@ describe("fake network Unix paths", () => {
       // another process replaces the file: the listener goes on, unreachable by path
       yield* network.placeUnixPath("/run/app.sock", "file")
       assert.strictEqual((yield* Effect.flip(Tcp.connect({ path: "/run/app.sock" })))._tag, "ConnectionRefusedError")
-      assert.deepStrictEqual(yield* server.stats, { active: 0, accepted: 0, rejected: 0 })
+      assert.deepStrictEqual(yield* server.stats, { active: 0, accepted: 0, rejected: 0, failed: 0 })
       yield* network.placeUnixPath("/run/app.sock", undefined)
       assert.isUndefined(yield* network.unixPath("/run/app.sock"))
       assert.strictEqual((yield* Effect.flip(Tcp.connect({ path: "/run/app.sock" })))._tag, "FileNotFoundError")

@@ -585,7 +585,8 @@ describe("Node Tcp: serve", () => {
         assert.deepStrictEqual(yield* eventually(server.stats, (s) => s.rejected === 1), {
           active: 1,
           accepted: 1,
-          rejected: 1
+          rejected: 1,
+          failed: 0
         })
         yield* first.write(encode("still"))
         assert.strictEqual(decode(yield* readBytes(first, 5)), "still")

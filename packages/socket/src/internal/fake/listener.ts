@@ -55,6 +55,7 @@ export class Listener extends Signal {
   readonly handlers: FiberSet.FiberSet<unknown, unknown>
   accepted = 0
   rejected = 0
+  failed = 0
   readonly tls: TlsOptions.Server | undefined
   /** `accept` calls waiting now, and the failed handshakes and PROXY headers handed to them. */
   accepting = 0
@@ -162,6 +163,7 @@ const prepare = (network: Network, listener: Listener, endpoint: Endpoint): Effe
         }),
       onFailure: ({ error, log, peer }) => {
         if (listener.phase !== "listening") return Effect.succeed(false)
+        listener.failed++
         if (listener.accepting > listener.failures.length) {
           listener.failures.push(error)
           listener.bump()
@@ -286,7 +288,8 @@ const makeServer = (network: Network, listener: Listener): Server => ({
   stats: Effect.sync((): ServerStats => ({
     active: listener.live.size,
     accepted: listener.accepted,
-    rejected: listener.rejected
+    rejected: listener.rejected,
+    failed: listener.failed
   }))
 })
 

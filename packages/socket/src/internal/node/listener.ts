@@ -65,6 +65,7 @@ export class NodeListener {
   address: Address
   accepted = 0
   rejected = 0
+  failed = 0
   readonly options: Settings.Listen
   readonly server: Net.Server
   /** Every socket accepted and not yet closed, wherever it is owned: closed at shutdown. */
@@ -171,6 +172,7 @@ export class NodeListener {
     peer: Address
   ): void {
     if (this.phase !== "listening") return
+    this.failed++
     const waiter = this.waiters.shift()
     if (waiter !== undefined) return waiter.fail(error)
     this.runFork(log({ connectionId, peer: formatAddress(peer) }))
@@ -451,7 +453,8 @@ export class NodeListener {
   readonly stats: Effect.Effect<ServerStats> = Effect.sync(() => ({
     active: this.live.size,
     accepted: this.accepted,
-    rejected: this.rejected
+    rejected: this.rejected,
+    failed: this.failed
   }))
 }
 
