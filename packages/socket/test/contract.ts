@@ -246,6 +246,18 @@ export const contract = (name: string, layer: Layer.Layer<Tcp.Tcp>): void => {
         assert.strictEqual(yield* readAll(client), "")
       }))
 
+    test("idle timeout: what the connection does after it timed out fails with the same TimeoutError", () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen({ idleTimeout: "200 millis" })
+        const client = yield* Tcp.connect({ port: server.address.port })
+        const accepted = yield* server.accept
+        assert.strictEqual(yield* readAll(client), "")
+        const write = yield* Effect.flip(accepted.write(encode("late")))
+        const read = yield* Effect.flip(readAll(accepted))
+        assert.deepStrictEqual([write._tag, write.syscall], ["TimeoutError", "write"])
+        assert.deepStrictEqual([read._tag, read.syscall], ["TimeoutError", "read"])
+      }))
+
     test("idle timeout: a peer that sends but never reads is timed out; the write waiting on it fails with TimeoutError", () =>
       Effect.gen(function*() {
         const server = yield* Tcp.listen({ idleTimeout: "300 millis" })

@@ -361,8 +361,9 @@ export class NodeConnection implements Connection, Socket.Owner {
 
   unwritable(): OSError.WriteError | undefined {
     const socket = this.socket
+    // closed by the idle timeout: what it met, as a write waiting then was told
     return socket.destroyed
-      ? Errors.brokenPipe(this.where, "connection closed")
+      ? this.timedOut ?? Errors.brokenPipe(this.where, "connection closed")
       : socket.writableEnded
       ? Errors.brokenPipe(this.where, "write after end")
       : undefined
