@@ -46,9 +46,11 @@ class WireDuplex extends Duplex {
   private readonly sendFin: Effect.Effect<void, OSError.WriteError>
   private readonly closeEnd: Effect.Effect<void>
   private readonly run: Run
+  private readonly endpoint: Endpoint
 
   constructor(network: Network, endpoint: Endpoint, run: Run) {
     super({ allowHalfOpen: true })
+    this.endpoint = endpoint
     this.pull = makePull(network, endpoint)
     this.writeAll = makeWriteAll(network, endpoint)
     this.sendFin = makeEnd(network, endpoint)
@@ -86,9 +88,20 @@ class WireDuplex extends Duplex {
   override _write(chunk: Buffer, _: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.run(this.writeAll([chunk]), (exit) => {
       const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
-      if (error !== undefined && error._tag === "Some") this.fail(error.value)
+      if (error !== undefined && error._tag === "Some") this.fail(this.resetSeenByRead(error.value))
       callback()
     })
+  }
+
+  /**
+   * A write refused because the peer's RST came before its FIN: on a kernel, the TLS socket's read (always on
+   * under node:tls) meets that RST first, as ECONNRESET, even when nothing reads the plaintext yet; here reads
+   * wait for node:tls to ask, so a write (a TLS 1.3 server's session tickets) would meet it first, as EPIPE.
+   */
+  private resetSeenByRead(error: OSError.WriteError): OSError.SocketError {
+    return error.code === "EPIPE" && this.endpoint.inbound.resetBeforeEof
+      ? Errors.read("ECONNRESET", this.endpoint.where)
+      : error
   }
 
   override _final(callback: (error?: Error | null) => void): void {
