@@ -410,8 +410,9 @@ describe("behind HAProxy", () => {
     memory: []
   })
 
+  const targets = (rps: number) => evaluateTargets(run(rps)).filter((t) => t.target.server === "haproxy-library")
+
   it("the library reading PROXY v2 keeps 0.95× of node:net's requests/s behind the same HAProxy", () => {
-    const targets = (rps: number) => evaluateTargets(run(rps)).filter((t) => t.target.server === "haproxy-library")
     assert.deepStrictEqual(passes(targets(28_500)), [true, true])
     assert.deepStrictEqual(passes(targets(28_400)), [false, false])
     assert.closeTo(targets(28_500)[0]!.ratio!, 0.95, 1e-9)
