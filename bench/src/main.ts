@@ -7,7 +7,7 @@
  * (`apps/client bench`) drives node:net within 0.8× of a raw node:net client (else the raw one
  * runs the cells), then drives each server with the same load (pinned to core 1) for every
  * message size and connection count (the TLS servers with the raw client over TLS), interleaving
- * the servers within each cell, and writes
+ * the servers within each cell (the HAProxy ones through an HAProxy of their own, bench/src/haproxy.ts), and writes
  * bench/results/<date>.{md,json,svg}.
  *
  *   pnpm bench             the full run, for people (several minutes)
