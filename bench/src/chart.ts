@@ -6,6 +6,8 @@ import { formatCell } from "./markdown.ts"
 import {
   BASELINE,
   type BenchResults,
+  HAPROXY_LIBRARY,
+  HAPROXY_NODE_NET,
   LIBRARY_COPY,
   LIBRARY_STREAM,
   type Metric,
@@ -28,6 +30,8 @@ const COLORS: Record<string, string> = {
   [LIBRARY_COPY]: "#db2777",
   [LIBRARY_STREAM]: "#f9a8d4",
   [NODE_NET_EFFECT]: "#6b7280",
+  [HAPROXY_NODE_NET]: "#a3a3a3",
+  [HAPROXY_LIBRARY]: "#9d174d",
   "effect-socket-server": "#7c3aed",
   asyncio: "#059669",
   uvloop: "#d97706"

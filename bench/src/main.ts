@@ -7,7 +7,7 @@
  * (`apps/client bench`) drives node:net within 0.8× of a raw node:net client (else the raw one
  * runs the cells), then drives each server with the same load (pinned to core 1) for every
  * message size and connection count (the TLS servers with the raw client over TLS), interleaving
- * the servers within each cell, and writes
+ * the servers within each cell (the HAProxy ones through an HAProxy of their own, bench/src/haproxy.ts), and writes
  * bench/results/<date>.{md,json,svg}.
  *
  *   pnpm bench             the full run, for people (several minutes)
@@ -23,6 +23,7 @@ import * as Os from "node:os"
 import { parseArgs } from "node:util"
 import { tlsFiles } from "./certs.ts"
 import { renderChart } from "./chart.ts"
+import * as Haproxy from "./haproxy.ts"
 import { formatCell, renderMarkdown } from "./markdown.ts"
 import {
   type Cores,
@@ -101,7 +102,39 @@ interface Running {
   readonly spec: ServerSpec
   readonly info: ServerInfo
   readonly proc: Proc
+  /** the port the client connects to: the server's, or HAProxy's in front of it */
   readonly port: number
+  /** HAProxy, for a server behind it */
+  readonly balancer?: Proc
+}
+
+/** Stops a server, and HAProxy in front of it first. */
+const stopServer = async (server: Running, graceMs?: number): Promise<number | string> => {
+  if (server.balancer !== undefined) await stop(server.balancer, graceMs)
+  return stop(server.proc, graceMs)
+}
+
+/**
+ * Starts HAProxy on the servers' core in front of a backend that listens on `backendPort`, on a free port,
+ * with the config every server behind it shares (bench/src/haproxy.ts).
+ */
+const startBalancer = async (
+  spec: ServerSpec,
+  backendPort: number
+): Promise<{ readonly proc: Proc; readonly port: number } | { readonly skipped: string }> => {
+  const found = Haproxy.haproxy()
+  if ("skip" in found) return { skipped: found.skip }
+  const port = await Haproxy.freePort()
+  const config = Haproxy.config({ port, backendPort, sendProxyV2: spec.balancer?.sendProxyV2 === true })
+  const [command, args] = pinned(serverCores, withRaisedFdLimit(...Haproxy.command(found.path, spec.id, config)))
+  const proc = start(`HAProxy in front of ${spec.id}`, command, args)
+  try {
+    await Haproxy.waitListening(proc, port, 10_000)
+    return { proc, port }
+  } catch (error) {
+    await stop(proc)
+    return { skipped: `HAProxy failed to start: ${error instanceof Error ? error.message : String(error)}` }
+  }
 }
 
 const startServer = async (
@@ -117,7 +150,13 @@ const startServer = async (
   try {
     const match = await waitForLine(proc, launch.ready, 30_000)
     const info = { id: spec.id, label: spec.label, description: spec.description }
-    return { spec, info, proc, port: Number(match[1]) }
+    if (spec.balancer === undefined) return { spec, info, proc, port: Number(match[1]) }
+    const balancer = await startBalancer(spec, Number(match[1]))
+    if ("skipped" in balancer) {
+      await stop(proc)
+      return balancer
+    }
+    return { spec, info, proc, port: balancer.port, balancer: balancer.proc }
   } catch (error) {
     await stop(proc)
     return { skipped: `failed to start: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}` }
@@ -194,6 +233,7 @@ const drive = async (
   // near 100 % of its core, the client sets the pace
   const oneProcess = client === "raw" || workers === 1
   const clientSamples: Array<number> = []
+  const balancerSamples: Array<number> = []
   const timers: Array<NodeJS.Timeout> = []
   let started = false
   proc.onLine((line) => {
@@ -202,6 +242,7 @@ const drive = async (
     for (const at of [warmupSeconds, warmupSeconds + durationSeconds]) {
       timers.push(setTimeout(() => {
         samples.push(cpuSeconds(server.proc.pid))
+        if (server.balancer !== undefined) balancerSamples.push(cpuSeconds(server.balancer.pid))
         if (oneProcess && proc.child.exitCode === null) {
           try {
             clientSamples.push(cpuSeconds(proc.pid))
@@ -217,10 +258,14 @@ const drive = async (
   for (const timer of timers) clearTimeout(timer)
   // the client may end before our timer for the window's end fires: the server is idle from then on
   if (samples.length === 1) samples.push(cpuSeconds(server.proc.pid))
+  if (balancerSamples.length === 1 && server.balancer !== undefined) {
+    balancerSamples.push(cpuSeconds(server.balancer.pid))
+  }
   if (code !== 0) throw new Error(`client exited ${code}:\n${proc.tail()}`)
   const summary = parseSummary(proc.stdout())
   const [from, to] = samples
   const [clientFrom, clientTo] = clientSamples
+  const [balancerFrom, balancerTo] = balancerSamples
   return {
     summary,
     ...(from === undefined || to === undefined
@@ -228,7 +273,10 @@ const drive = async (
       : { serverCpu: { seconds: to - from, windowSeconds: durationSeconds } }),
     ...(clientFrom === undefined || clientTo === undefined
       ? {}
-      : { clientCpu: { seconds: clientTo - clientFrom, windowSeconds: durationSeconds } })
+      : { clientCpu: { seconds: clientTo - clientFrom, windowSeconds: durationSeconds } }),
+    ...(balancerFrom === undefined || balancerTo === undefined
+      ? {}
+      : { balancerCpu: { seconds: balancerTo - balancerFrom, windowSeconds: durationSeconds } })
   }
 }
 
@@ -330,7 +378,11 @@ const main = async () => {
       log(`bench: skipping ${spec.label}: ${result.skipped}`)
       infos.push({ id: spec.id, label: spec.label, description: spec.description, skipped: result.skipped })
     } else {
-      log(`bench: ${spec.label} listening on 127.0.0.1:${result.port} (pid ${result.proc.pid})`)
+      log(
+        `bench: ${spec.label} listening on 127.0.0.1:${result.port} (pid ${result.proc.pid}${
+          result.balancer === undefined ? "" : `, HAProxy's pid ${result.balancer.pid}`
+        })`
+      )
       infos.push(result.info)
       running.push(result)
     }
@@ -346,6 +398,11 @@ const main = async () => {
       log(`bench: memory of ${server.info.label} not measured: its idle connections would need TLS`)
       continue
     }
+    // through HAProxy, 10,000 idle connections would measure HAProxy's memory as much as the server's
+    if (server.balancer !== undefined) {
+      log(`bench: memory of ${server.info.label} not measured: it is behind HAProxy`)
+      continue
+    }
     try {
       const m = await measureMemory(server, config.idleConnections)
       memory.push(m)
@@ -359,7 +416,7 @@ const main = async () => {
     }
     // The load is measured on a fresh process: one that has just held and dropped 10,000 connections has a
     // heap V8 sized for them, and its garbage collector behaves otherwise for a while.
-    await stop(server.proc)
+    await stopServer(server)
     const fresh = await startServer(specs.find((spec) => spec.id === server.info.id)!)
     if ("skipped" in fresh) throw new Error(`${server.info.label} did not start again: ${fresh.skipped}`)
     running[index] = fresh
@@ -421,6 +478,12 @@ const main = async () => {
               measured.clientCpu === undefined
                 ? ""
                 : `, client CPU ${Math.round((100 * measured.clientCpu.seconds) / measured.clientCpu.windowSeconds)} %`
+            }${
+              measured.balancerCpu === undefined
+                ? ""
+                : `, HAProxy CPU ${
+                  Math.round((100 * measured.balancerCpu.seconds) / measured.balancerCpu.windowSeconds)
+                } %`
             }${errors > 0 ? `, ${errors} errors` : ""}`
           )
         } catch (error) {
@@ -430,7 +493,7 @@ const main = async () => {
     }
   }
   for (const server of running) {
-    const code = await stop(server.proc, 10_000)
+    const code = await stopServer(server, 10_000)
     if (code !== 0 && code !== 130 && code !== "SIGTERM") log(`bench: ${server.info.label} exited with ${code}`)
   }
 

@@ -2,6 +2,7 @@
  * The results as a Markdown page: targets (pass/fail), the load table, the memory table.
  */
 import {
+  balancerCpuShare,
   BASELINE,
   type BenchResults,
   type Cell,
@@ -13,6 +14,7 @@ import {
   evaluateTargets,
   findLoad,
   kibPerConnection,
+  type Measured,
   type Metric,
   ratio,
   ratioTo,
@@ -101,6 +103,14 @@ export const clientCheckTable = (checks: ReadonlyArray<ClientCheck>): string =>
     })
   )
 
+/** The server's share of its core; behind HAProxy, HAProxy's beside it (they share the core). */
+const serverCpuCell = (load: Measured): string => {
+  const balancer = balancerCpuShare(load)
+  return balancer === undefined
+    ? formatPercent(cpuShare(load))
+    : `${formatPercent(cpuShare(load))} + HAProxy ${formatPercent(balancer)}`
+}
+
 const ran = (results: BenchResults): ReadonlyArray<ServerInfo> => results.servers.filter((s) => s.skipped === undefined)
 
 export const loadTable = (results: BenchResults): string => {
@@ -124,7 +134,7 @@ export const loadTable = (results: BenchResults): string => {
         r("p50"),
         String(Math.round(s.latencyMicros.p99)),
         r("p99"),
-        formatPercent(cpuShare(load)),
+        serverCpuCell(load),
         formatMicros(cpuMicrosPerRequest(load)),
         r("cpuPerRequest"),
         formatPercent(clientCpuShare(load)),

@@ -7,9 +7,12 @@ import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { tlsFiles } from "./certs.ts"
+import { haproxy, haproxyFound } from "./haproxy.ts"
 import {
   BASELINE,
   EFFECT_FIBER_FRAMED,
+  HAPROXY_LIBRARY,
+  HAPROXY_NODE_NET,
   LIBRARY_COPY,
   LIBRARY_FRAMED,
   LIBRARY_STREAM,
@@ -48,6 +51,12 @@ export interface ServerSpec {
    * whichever client runs the other cells; its idle connections are not measured.
    */
   readonly tls?: boolean
+  /**
+   * It runs behind HAProxy (mode tcp, on the servers' core): the client connects to HAProxy, which relays
+   * each connection to this server, with a PROXY protocol v2 header first when `sendProxyV2`. Its "server
+   * CPU" is the backend's, HAProxy's is apart; its idle connections are not measured.
+   */
+  readonly balancer?: { readonly sendProxyV2: boolean }
 }
 
 const portLine = /^(\d+)$/
@@ -88,6 +97,17 @@ const tlsPeer = (file: string) => (flags: ReadonlyArray<string>): Launch | { ski
   const files = tlsFiles()
   if ("skip" in files) return files
   return { command: node, args: [...flags, path(`bench/peers/${file}`), "0", files.cert, files.key], ready: portLine }
+}
+
+/** A peer behind HAProxy: the peer as `peer` starts it, or why HAProxy cannot run here. */
+const behindHaproxy = (file: string) => (flags: ReadonlyArray<string>): Launch | { skip: string } => {
+  const found = haproxy()
+  return "skip" in found ? found : peer(file)(flags)
+}
+
+const haproxyName = (): string => {
+  const found = haproxyFound()
+  return found === undefined ? "HAProxy" : `HAProxy ${found.version}`
 }
 
 const serverMain = path("apps/server/src/main.ts")
@@ -181,6 +201,25 @@ export const servers = (pythons: {
       "the node:tls echo in a process that has imported the `effect` and `@effect/platform-node` barrels, as a user's program does; no Effect on the data path: the floor under library-tls (bench/peers/node-tls-effect.ts)",
     launch: tlsPeer("node-tls-effect.ts"),
     tls: true
+  },
+  {
+    id: HAPROXY_NODE_NET,
+    label: "HAProxy → node:net",
+    // read after launch, which installs HAProxy where it may: the version it then has
+    get description() {
+      return `${haproxyName()} (mode tcp, \`nbthread 1\`, \`-db\`, no PROXY header) in front of the plain node:net echo: the baseline of haproxy-library (bench/src/haproxy.ts, bench/peers/node-net.ts)`
+    },
+    launch: behindHaproxy("node-net.ts"),
+    balancer: { sendProxyV2: false }
+  },
+  {
+    id: HAPROXY_LIBRARY,
+    label: "HAProxy v2 → library",
+    get description() {
+      return `the same ${haproxyName()} config with \`send-proxy-v2\`, in front of the library's copyTo echo with \`Tcp.listen({ proxyProtocol: { trusted: ["127.0.0.1/32"] } })\`, plain \`node\` (bench/peers/library-proxy.ts)`
+    },
+    launch: behindHaproxy("library-proxy.ts"),
+    balancer: { sendProxyV2: true }
   },
   {
     id: OURS,

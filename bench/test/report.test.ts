@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { axisMax, escapeXml, renderChart } from "../src/chart.ts"
+import { config } from "../src/haproxy.ts"
 import { clientCheckTable, formatCount, formatSize, loadTable, memoryTable, renderMarkdown } from "../src/markdown.ts"
 import { findCores, pinned } from "../src/processes.ts"
 import { categoryOf, type CpuProfile, shortUrl, summarizeProfile } from "../src/profile.ts"
@@ -138,7 +139,12 @@ describe("ratios and targets", () => {
       of("library-tls").map((t) => [t.metric, t.baseline, t.cell?.size, t.op, t.threshold]),
       [1024, 1024, 102400, 102400].map((size) => ["requestsPerSecond", "node-tls", size, ">=", 0.95])
     )
-    assert.strictEqual(targets.length, 13 + 31 + 25 + 1 + 2 + 4)
+    // behind HAProxy (#18): the library reading PROXY v2 against node:net behind the same HAProxy, 10 conns
+    assert.deepStrictEqual(
+      of("haproxy-library").map((t) => [t.metric, t.baseline, t.cell?.size, t.cell?.connections, t.threshold]),
+      [1024, 102400].map((size) => ["requestsPerSecond", "haproxy-node-net", size, 10, 0.95])
+    )
+    assert.strictEqual(targets.length, 13 + 31 + 25 + 1 + 2 + 4 + 2)
   })
 
   it("passes at exactly the threshold, fails beyond it", () => {
@@ -379,6 +385,51 @@ describe("the library and the server app on plain node", () => {
       "| library copyTo | server CPU time per request | node:net | 1 KiB × 10 conns | 1.10× | ≤ 1.05× | ❌ FAIL |"
     )
     assert.include(page, "| library stream | requests/s | node:net | 100 KiB × 100 conns | 0.89× | ≥ 0.9× | ❌ FAIL |")
+  })
+})
+
+describe("behind HAProxy", () => {
+  const cells = [CELLS[0]!, CELLS[4]!]
+  const behind = (server: string, rps: number): Array<LoadResult> =>
+    cells.map((cell) => ({
+      ...load(server, cell, rps, 1000, 15),
+      balancerCpu: { seconds: 2.5, windowSeconds: 5 }
+    }))
+  const run = (libraryRps: number): BenchResults => ({
+    ...results,
+    servers: [
+      { id: "node-net", label: "node:net", description: "" },
+      { id: "haproxy-node-net", label: "HAProxy → node:net", description: "" },
+      { id: "haproxy-library", label: "HAProxy v2 → library", description: "" }
+    ],
+    loads: [
+      ...cells.map((cell) => load("node-net", cell, 60_000, 1000, 8)),
+      ...behind("haproxy-node-net", 30_000),
+      ...behind("haproxy-library", libraryRps)
+    ],
+    memory: []
+  })
+
+  const targets = (rps: number) => evaluateTargets(run(rps)).filter((t) => t.target.server === "haproxy-library")
+
+  it("the library reading PROXY v2 keeps 0.95× of node:net's requests/s behind the same HAProxy", () => {
+    assert.deepStrictEqual(passes(targets(28_500)), [true, true])
+    assert.deepStrictEqual(passes(targets(28_400)), [false, false])
+    assert.closeTo(targets(28_500)[0]!.ratio!, 0.95, 1e-9)
+  })
+
+  it("shows HAProxy's CPU share beside the backend's, on the core they share", () => {
+    assert.include(loadTable(run(30_000)), "| HAProxy v2 → library | 30.0k | 0.50× |")
+    assert.include(loadTable(run(30_000)), "| 45 % + HAProxy 50 % | 15.0 |")
+  })
+
+  it("both share one HAProxy config but for send-proxy-v2", () => {
+    const plain = config({ port: 8000, backendPort: 9000, sendProxyV2: false })
+    const v2 = config({ port: 8000, backendPort: 9000, sendProxyV2: true })
+    assert.include(plain, "  bind 127.0.0.1:8000\n")
+    assert.include(plain, "  server peer 127.0.0.1:9000\n")
+    assert.include(plain, "  nbthread 1\n")
+    assert.strictEqual(v2, plain.replace("127.0.0.1:9000", "127.0.0.1:9000 send-proxy-v2"))
   })
 })
 
