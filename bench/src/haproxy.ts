@@ -66,9 +66,9 @@ const configFolder = (): string => {
 
 /**
  * The config both `haproxy-*` servers share, but for `send-proxy-v2`: mode tcp, one thread (it shares the
- * servers' core with its backend), room for far more connections than the cells open (each takes two descriptors, within the
- * bench's raised limit), timeouts no cell
- * reaches, no health check and no logs (neither is on the path measured).
+ * servers' core with its backend), room for far more connections than the cells open (each takes two
+ * descriptors, within the bench's raised limit), timeouts no cell reaches, no health check and no logs
+ * (neither is on the path measured).
  */
 export const config = (options: {
   readonly port: number
@@ -131,17 +131,17 @@ const listening = (port: number): boolean => {
     })
 }
 
-/**
- * Waits until HAProxy listens on `port`, read from the kernel's socket table rather than by connecting
- * (a connection would reach the backend, and with `send-proxy-v2` end before a request); fails if it
- * exits first or time runs out.
- */
 /** HAProxy's own words on why it stopped: its `[ALERT]` lines (the prefix, pid and function dropped). */
 const alerts = (proc: Proc): string => {
   const lines = proc.tail().split("\n").filter((line) => line.includes("[ALERT]"))
   return lines.map((line) => `: ${line.replace(/^.*\[ALERT\]\s*\(\d+\)\s*:\s*(\[[^\]]*\]\s*)?/, "")}`).join("")
 }
 
+/**
+ * Waits until HAProxy listens on `port`, read from the kernel's socket table rather than by connecting
+ * (a connection would reach the backend, and with `send-proxy-v2` end before a request); fails if it
+ * exits first or time runs out.
+ */
 export const waitListening = async (proc: Proc, port: number, timeoutMs: number): Promise<void> => {
   const deadline = Date.now() + timeoutMs
   let exited: number | string | undefined
