@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientError from "effect/http/HttpClientError"
+import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Layer from "effect/Layer"
 import type * as OtlpExporter from "effect/observability/OtlpExporter"
 import * as OtlpSerialization from "effect/observability/OtlpSerialization"
@@ -59,40 +60,48 @@ export const requestTimeout = Duration.seconds(10)
 /**
  * Effect's fetch client with a bound on each request, and one warning, the
  * first time an export fails (the exporter itself retries, then drops the
- * batch and pauses for a minute, logging only at debug).
+ * batch and pauses for a minute, logging only at debug), or, at the end, if
+ * the shutdown cut an export short (a collector that never answers).
  */
 const client = (url: string): Layer.Layer<HttpClient.HttpClient> => {
   let warned = false
+  let cutShort = false
   const warnOnce = (reason: string) =>
     Effect.suspend(() => {
       if (warned) return Effect.void
       warned = true
       return Effect.annotateLogs(Effect.logWarning(`Spans not exported to ${url}: ${reason}`), { url })
     })
-  return Layer.effect(
-    HttpClient.HttpClient,
-    Effect.map(HttpClient.HttpClient, (fetch) =>
-      fetch.pipe(
-        HttpClient.transform((response, request) =>
-          Effect.timeoutOrElse(response, {
-            duration: requestTimeout,
-            orElse: () =>
-              Effect.fail(
-                new HttpClientError.HttpClientError({
-                  reason: new HttpClientError.TransportError({
-                    request,
-                    description: `no answer in ${Duration.format(requestTimeout)}`
-                  })
-                })
-              )
-          })
-        ),
-        HttpClient.tap((response) =>
-          response.status >= 300 ? warnOnce(`the collector answered ${response.status}`) : Effect.void
-        ),
-        HttpClient.tapError((error) => warnOnce(error.message))
-      ))
-  ).pipe(Layer.provide(FetchHttpClient.layer))
+  const timeout = (request: HttpClientRequest.HttpClientRequest) => () =>
+    Effect.fail(
+      new HttpClientError.HttpClientError({
+        reason: new HttpClientError.TransportError({
+          request,
+          description: `no answer in ${Duration.format(requestTimeout)}`
+        })
+      })
+    )
+  const bounded = Effect.map(HttpClient.HttpClient, (fetch) =>
+    fetch.pipe(
+      HttpClient.transform((response, request) =>
+        Effect.timeoutOrElse(response, { duration: requestTimeout, orElse: timeout(request) }).pipe(
+          Effect.onInterrupt(() => Effect.sync(() => (cutShort = true)))
+        )
+      ),
+      HttpClient.tap((response) =>
+        response.status >= 300 ? warnOnce(`the collector answered ${response.status}`) : Effect.void
+      ),
+      HttpClient.tapError((error) => warnOnce(error.message))
+    ))
+  // built before the tracer, so this runs after the tracer's last flush
+  const atEnd = Effect.addFinalizer(() =>
+    Effect.suspend(() =>
+      cutShort ? warnOnce(`no answer before the shutdown (${Duration.format(flushTimeout)})`) : Effect.void
+    )
+  )
+  return Layer.effect(HttpClient.HttpClient, Effect.andThen(atEnd, bounded)).pipe(
+    Layer.provide(FetchHttpClient.layer)
+  )
 }
 
 /**
