@@ -57,6 +57,17 @@ export const flushTimeout = Duration.seconds(3)
  */
 export const requestTimeout = Duration.seconds(10)
 
+/** What an export that waited `requestTimeout` for an answer fails with. */
+const timeout = (request: HttpClientRequest.HttpClientRequest) => () =>
+  Effect.fail(
+    new HttpClientError.HttpClientError({
+      reason: new HttpClientError.TransportError({
+        request,
+        description: `no answer in ${Duration.format(requestTimeout)}`
+      })
+    })
+  )
+
 /**
  * Effect's fetch client with a bound on each request, and one warning, the
  * first time an export fails (the exporter itself retries, then drops the
@@ -72,15 +83,6 @@ const client = (url: string): Layer.Layer<HttpClient.HttpClient> => {
       warned = true
       return Effect.annotateLogs(Effect.logWarning(`Spans not exported to ${url}: ${reason}`), { url })
     })
-  const timeout = (request: HttpClientRequest.HttpClientRequest) => () =>
-    Effect.fail(
-      new HttpClientError.HttpClientError({
-        reason: new HttpClientError.TransportError({
-          request,
-          description: `no answer in ${Duration.format(requestTimeout)}`
-        })
-      })
-    )
   const bounded = Effect.map(HttpClient.HttpClient, (fetch) =>
     fetch.pipe(
       HttpClient.transform((response, request) =>

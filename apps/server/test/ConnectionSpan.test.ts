@@ -6,6 +6,7 @@ import type { Connection } from "@effect-tcp/socket"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Tracer } from "effect"
 import * as ConnectionSpan from "../src/ConnectionSpan.ts"
+import type * as Echo from "../src/Echo.ts"
 import * as EchoServer from "../src/EchoServer.ts"
 import { bytes, fake, options, roundTrip, waitFor } from "./fake.ts"
 
@@ -97,7 +98,7 @@ describe("ConnectionSpan.opened", () => {
 describe("ConnectionSpan.closed and outcome", () => {
   const report = { bytesIn: 3, bytesOut: 2, exit: Exit.void }
   it("a reset or an error is a failure: error.type, and the echo's failure ends the span", () => {
-    const failure = Exit.fail(new Error("reset"))
+    const failure = Exit.fail(new Error("reset")) as unknown as Echo.Report["exit"]
     const reset = { ...report, reason: "reset" as const, error: "ConnectionResetError", exit: failure }
     assert.deepStrictEqual(ConnectionSpan.closed(reset), {
       "echo.connection.bytes_received": 3,
@@ -110,7 +111,12 @@ describe("ConnectionSpan.closed and outcome", () => {
 
   it("the peer's close, the idle timeout and the shutdown are not", () => {
     for (const reason of ["eof", "idle-timeout", "shutdown"] as const) {
-      const ended = { ...report, reason, error: "TimeoutError", exit: Exit.fail(new Error("idle")) }
+      const ended = {
+        ...report,
+        reason,
+        error: "TimeoutError",
+        exit: Exit.fail(new Error("idle")) as unknown as Echo.Report["exit"]
+      }
       assert.notProperty(ConnectionSpan.closed(ended), "error.type", reason)
       assert.isTrue(Exit.isSuccess(ConnectionSpan.outcome(ended)), reason)
     }
@@ -140,7 +146,7 @@ const serveThree = (handler: EchoServer.Options["handler"]) =>
         const client = yield* Tcp.connect({ port })
         yield* roundTrip(client, [bytes(100 + i)])
       }
-      yield* waitFor(logs, (entry) => logs.filter((e) => e.message === "Connection closed").length === 3)
+      yield* waitFor(logs, () => logs.filter((e) => e.message === "Connection closed").length === 3)
     })
   )
 
@@ -152,7 +158,7 @@ describe("ConnectionSpan.handler", () => {
       const names = untraced.spans.map((span) => span.name)
       assert.notInclude(names, ConnectionSpan.name)
       // what is left are the server's own spans, made once as it starts, whatever the traffic
-      assert.deepStrictEqual([...new Set(names)].sort(), ["EchoServer.run", "Tcp.connect", "Tcp.listen"])
+      assert.deepStrictEqual([...new Set(names)].toSorted(), ["EchoServer.run", "Tcp.connect", "Tcp.listen"])
       assert.strictEqual(names.filter((name) => name !== "Tcp.connect").length, 2)
 
       const traced = recording()

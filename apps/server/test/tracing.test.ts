@@ -186,7 +186,10 @@ describe("--otlp-endpoint", { timeout: 3 * patience }, () => {
 
   it("honours OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_SERVICE_NAME", async (test: Test) => {
     const otlp = await receiver(test)
-    const server = await start(test, [], { OTEL_EXPORTER_OTLP_ENDPOINT: `${otlp.url}/`, OTEL_SERVICE_NAME: "edge-echo" })
+    const server = await start(test, [], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `${otlp.url}/`,
+      OTEL_SERVICE_NAME: "edge-echo"
+    })
     const client = await echo(server.port, 10, 0)
     await closed(server, client)
     assert.strictEqual((await terminate(server)).code, 0)
