@@ -23,6 +23,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { readFileSync } from "node:fs"
 import * as EchoServer from "./EchoServer.ts"
+import * as Tracing from "./Tracing.ts"
 import * as WorkerMetrics from "./WorkerMetrics.ts"
 import * as Workers from "./Workers.ts"
 
@@ -153,6 +154,7 @@ export const flags = {
     `Address the metrics endpoint binds, with --metrics-port (default ${metricsHostDefault})`,
     { metavar: "host" }
   ),
+  otlpEndpoint: Tracing.flag,
   logFormat: Logging.formatFlag("ECHO")
 }
 
@@ -245,6 +247,7 @@ export const toOptions = (flags: Flags): EchoServer.Options => {
     logFormat: _logFormat,
     metricsHost: _metricsHost,
     metricsPort: _metricsPort,
+    otlpEndpoint: _otlpEndpoint,
     proxyHeaderTimeout: _proxyHeaderTimeout,
     proxyProtocol: _proxyProtocol,
     tlsCa: _tlsCa,
@@ -318,6 +321,8 @@ export const validate = (flags: Flags): Effect.Effect<void, CliError.CliError> =
   if (Option.isSome(metricsPort) && sharesEchoPort(flags, metricsPort.value)) {
     return invalid(`--metrics-port ${metricsPort.value} is the echo server's --port: give it a port of its own`)
   }
+  const otlpProblem = Tracing.problem(flags.otlpEndpoint)
+  if (otlpProblem !== undefined) return invalid(otlpProblem)
   if (Option.isSome(tlsCert) !== Option.isSome(tlsKey)) {
     return invalid(
       `--tls-cert and --tls-key go together: ${Option.isSome(tlsCert) ? "--tls-key" : "--tls-cert"} is missing`
@@ -420,9 +425,13 @@ const program = (flags: Flags): Effect.Effect<never, OSError.ListenError | Worke
     // a worker reads its parent's command line and environment: only the port they share is the parent's to set
     return Effect.andThen(
       Option.isSome(flags.metricsPort) ? WorkerMetrics.answer : Effect.void,
-      EchoServer.run(toOptions({ ...flags, port: Workers.port(), reusePort: true }), {
-        onListening: Workers.onListening
-      })
+      Tracing.run(
+        (traced) =>
+          EchoServer.run({ ...toOptions({ ...flags, port: Workers.port(), reusePort: true }), ...traced }, {
+            onListening: Workers.onListening
+          }),
+        { endpoint: flags.otlpEndpoint, serviceVersion: version, worker: Workers.workerIndex() }
+      )
     ).pipe(Effect.scoped, Effect.annotateLogs({ worker: Workers.workerIndex(), pid: process.pid }))
   }
   if (flags.workers > 1) {
@@ -438,7 +447,11 @@ const program = (flags: Flags): Effect.Effect<never, OSError.ListenError | Worke
       })
     ).pipe(Effect.scoped)
   }
-  return Effect.andThen(serveMetrics(flags), EchoServer.run(toOptions(flags))).pipe(Effect.scoped)
+  const traced = Tracing.run((traced) => EchoServer.run({ ...toOptions(flags), ...traced }), {
+    endpoint: flags.otlpEndpoint,
+    serviceVersion: version
+  })
+  return Effect.andThen(serveMetrics(flags), traced).pipe(Effect.scoped)
 }
 
 /**

@@ -103,16 +103,40 @@ const opened = (connection: Connection.Connection): Effect.Effect<void> =>
         : Effect.void
   )
 
+/**
+ * What a connection left behind when its echo ended, for what observes it
+ * beyond the logs and metrics (`--otlp-endpoint`'s span).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Report extends Closed {
+  readonly bytesIn: number
+  readonly bytesOut: number
+  /** How the echo ended: its error, if one did, is the failure. */
+  readonly exit: Exit.Exit<unknown, OSError.ReadError | OSError.WriteError>
+}
+
+/**
+ * Told of each connection once its echo ended (after its "Connection closed" line).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type OnClosed = (report: Report) => Effect.Effect<void>
+
 const closed = (
   connection: Connection.Connection,
   startedAt: number,
-  exit: Exit.Exit<unknown, OSError.ReadError | OSError.WriteError>
+  exit: Exit.Exit<unknown, OSError.ReadError | OSError.WriteError>,
+  onClosed: OnClosed | undefined
 ): Effect.Effect<void> =>
   Effect.gen(function*() {
     const received = yield* connection.bytesRead
     const sent = yield* connection.bytesWritten
     const now = yield* Clock.currentTimeMillis
-    const { error, message, reason } = closedBy(exit)
+    const closed = closedBy(exit)
+    const { error, message, reason } = closed
     yield* Metrics.recordClosed({ bytesIn: received, bytesOut: sent, durationMillis: now - startedAt, error })
     const annotations: Record<string, unknown> = {
       reason,
@@ -124,6 +148,7 @@ const closed = (
     if (message !== undefined) annotations.errorMessage = message
     const log = reason === "error" ? Effect.logWarning("Connection closed") : Effect.logInfo("Connection closed")
     yield* Effect.annotateLogs(log, annotations)
+    if (onClosed !== undefined) yield* onClosed({ ...closed, bytesIn: received, bytesOut: sent, exit })
   })
 
 /** `closed` has logged how the echo failed: its errors end here; a defect or an interruption goes on. */
@@ -147,11 +172,21 @@ const loggedErrors = (exit: Exit.Exit<void, OSError.ReadError | OSError.WriteErr
  * @since 0.1.0
  * @category handlers
  */
-export const handler = (connection: Connection.Connection): Effect.Effect<void> =>
+export const handler = (connection: Connection.Connection): Effect.Effect<void> => observed(connection, undefined)
+
+/**
+ * `handler`, and then `onClosed` told how the connection ended: what a
+ * connection's span is made of. `handler` itself passes nothing, and makes
+ * nothing more per connection.
+ *
+ * @since 0.2.0
+ * @category handlers
+ */
+export const observed = (connection: Connection.Connection, onClosed: OnClosed | undefined): Effect.Effect<void> =>
   Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
     Effect.andThen(
       opened(connection),
-      Effect.onExit(echo(connection), (exit) => closed(connection, startedAt, exit)).pipe(
+      Effect.onExit(echo(connection), (exit) => closed(connection, startedAt, exit, onClosed)).pipe(
         Effect.exit,
         Effect.flatMap(loggedErrors)
       )

@@ -8,7 +8,7 @@
  */
 import { Main } from "@effect-tcp/runtime"
 import { Address, Tcp } from "@effect-tcp/socket"
-import type { OSError } from "@effect-tcp/socket"
+import type { Connection, OSError } from "@effect-tcp/socket"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
@@ -31,6 +31,8 @@ export interface Options {
    * "Serving on" line's annotations beside the address.
    */
   readonly settings?: Readonly<Record<string, unknown>> | undefined
+  /** What serves each connection: `Echo.handler` unless told (`--otlp-endpoint` traces it). */
+  readonly handler?: ((connection: Connection.Connection) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -113,5 +115,5 @@ export const run: (options: Options, hooks?: Hooks) => Effect.Effect<never, OSEr
     )
   }
   if (hooks?.onListening !== undefined) yield* hooks.onListening(address)
-  return yield* listening.serve(Echo.handler)
+  return yield* listening.serve(options.handler ?? Echo.handler)
 }, Effect.scoped)
