@@ -45,7 +45,7 @@ describe.concurrent("echo-server --proxy-protocol", () => {
     const server = await start(test, ["--proxy-protocol", "--trusted-proxies", "10.0.0.0/8, 192.168.0.0/16"])
     const socket = await connect(server.port)
     const localPort = socket.localPort
-    socket.write("PROXY TCP4 203.0.113.7 127.0.0.1 40001 8888\r\nhello")
+    // nothing written: the reset comes before anything is read, and a write might meet it as EPIPE
     const [error] = (await deadline(once(socket, "error"), patience, "the reset")) as [NodeJS.ErrnoException]
     assert.strictEqual(error.code, "ECONNRESET")
     const rejected = await server.waitFor((log) => log.message === "PROXY header rejected")
