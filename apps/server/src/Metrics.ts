@@ -1,6 +1,6 @@
 /**
  * The server's metrics, as Effect `Metric`s an operator can read (and scrape
- * with `--metrics-port`): connections active, accepted and rejected (read from
+ * with `--metrics-port`): connections active, accepted, rejected and failed (read from
  * `Server.stats` whenever the metrics are read), bytes in and out, connection
  * errors by tag and a histogram of connection durations (added when a
  * connection closes, never per chunk: the echo path stays lean).
@@ -36,6 +36,15 @@ export const connectionsAccepted = Metric.counter("echo_connections_accepted_tot
  */
 export const connectionsRejected = Metric.counter("echo_connections_rejected_total", {
   description: "Connections reset at once because --max-connections was reached",
+  incremental: true
+})
+
+/**
+ * @since 0.2.0
+ * @category metrics
+ */
+export const connectionsFailed = Metric.counter("echo_connections_failed_total", {
+  description: "Connections reset before they were served: a failed TLS handshake or a rejected PROXY header",
   incremental: true
 })
 
@@ -148,7 +157,7 @@ export const recordClosed = (closed: Closed): Effect.Effect<void> =>
 const noUpdates = { update: () => {}, modify: () => {} }
 
 /**
- * Backs the connection metrics (active, accepted, rejected) by the server's
+ * Backs the connection metrics (active, accepted, rejected, failed) by the server's
  * own counters, read each time the metrics are (a scrape, a stats line), for
  * as long as the scope lasts. `stats` gives `undefined` before the server
  * listens: the metrics then read 0.
@@ -171,6 +180,10 @@ export const observe = (stats: () => Tcp.ServerStats | undefined): Effect.Effect
         Metric.registerUnsafe(connectionsRejected, context, {
           get: () => ({ count: stats()?.rejected ?? 0 }),
           ...noUpdates
+        }),
+        Metric.registerUnsafe(connectionsFailed, context, {
+          get: () => ({ count: stats()?.failed ?? 0 }),
+          ...noUpdates
         })
       ])
     ),
@@ -187,6 +200,7 @@ export interface Snapshot {
   readonly active: number
   readonly accepted: number
   readonly rejected: number
+  readonly failed: number
   readonly bytesIn: number
   readonly bytesOut: number
 }
@@ -199,6 +213,7 @@ export const snapshot: Effect.Effect<Snapshot> = Effect.all({
   active: Effect.map(Metric.value(connectionsActive), (state) => state.value),
   accepted: Effect.map(Metric.value(connectionsAccepted), (state) => state.count),
   rejected: Effect.map(Metric.value(connectionsRejected), (state) => state.count),
+  failed: Effect.map(Metric.value(connectionsFailed), (state) => state.count),
   bytesIn: Effect.map(Metric.value(bytesIn), (state) => state.count),
   bytesOut: Effect.map(Metric.value(bytesOut), (state) => state.count)
 })

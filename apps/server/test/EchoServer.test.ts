@@ -72,6 +72,7 @@ describe("EchoServer.run", () => {
           active: 0,
           accepted: 1,
           rejected: 0,
+          failed: 0,
           bytesIn: 2000,
           bytesOut: 2000
         })
@@ -138,7 +139,14 @@ describe("EchoServer.run", () => {
         yield* TestClock.adjust("1 second")
         yield* waitFor(logs, (entry) => entry.message === "Stats")
         const stats = logs.find((entry) => entry.message === "Stats")!
-        assert.deepStrictEqual(stats.annotations, { active: 1, accepted: 3, rejected: 0, bytesIn: 300, bytesOut: 300 })
+        assert.deepStrictEqual(stats.annotations, {
+          active: 1,
+          accepted: 3,
+          rejected: 0,
+          failed: 0,
+          bytesIn: 300,
+          bytesOut: 300
+        })
         assert.strictEqual((yield* Metric.value(Metrics.connectionsAccepted)).count, 3)
         assert.strictEqual((yield* Metric.value(Metrics.connectionsActive)).value, 1)
         assert.strictEqual((yield* Metric.value(Metrics.bytesIn)).count, 300)

@@ -31,6 +31,7 @@ describe("Metrics", () => {
         assert.strictEqual(valueOf(during, "echo_connections_accepted_total"), 2)
         assert.strictEqual(valueOf(during, "echo_connections_active"), 1)
         assert.strictEqual(valueOf(during, "echo_connections_rejected_total"), 0)
+        assert.strictEqual(valueOf(during, "echo_connections_failed_total"), 0)
         assert.strictEqual(valueOf(during, "echo_bytes_in_total"), 150)
 
         yield* TestClock.adjust("2 seconds")
@@ -57,7 +58,14 @@ describe("Metrics", () => {
           yield* waitFor(logs, (entry) => entry.message === "Connection closed")
         }))
         const stopped = logs.find((entry) => entry.message === "Stopped")!
-        assert.deepStrictEqual(stopped.annotations, { active: 0, accepted: 1, rejected: 0, bytesIn: 10, bytesOut: 10 })
+        assert.deepStrictEqual(stopped.annotations, {
+          active: 0,
+          accepted: 1,
+          rejected: 0,
+          failed: 0,
+          bytesIn: 10,
+          bytesOut: 10
+        })
       })
     ))
 })

@@ -39,6 +39,7 @@ describe.concurrent("echo-server as a process", () => {
       active: 0,
       accepted: 1,
       rejected: 0,
+      failed: 0,
       bytesIn: sent.length,
       bytesOut: sent.length
     })
