@@ -272,7 +272,9 @@ describe.skipIf(haproxyMissing !== undefined).concurrent(`echo servers behind a 
   it("SIGTERM one instance under load: HAProxy sends it nothing new, its connections drain, no byte lost", {
     timeout: 240_000
   }, async (test) => {
-    const { balancer, servers } = await startCluster(test, unitArgs())
+    // the shipped check interval: the stopped instance stays in rotation until its checks fail, and a
+    // connect it refuses meanwhile is redispatched
+    const { balancer, servers } = await startCluster(test, unitArgs(), "shipped")
     const started = Date.now()
     const load = await streamers(balancer.port, 30, 1000)
     await until(() => load.every((s) => s.echoed() > 0), "every streaming client echoed")
@@ -284,10 +286,11 @@ describe.skipIf(haproxyMissing !== undefined).concurrent(`echo servers behind a 
     const signaledAt = Date.now()
     await until(() => !listening(victim.port), "the victim's listener to close")
     const closedAt = Date.now()
-    // new connections from the moment the listener is closed: HAProxy may still pick the victim until its
-    // next check fails; that connect is refused and redispatched
+    // new connections from the moment the listener is closed: HAProxy still picks the victim until two
+    // checks in a row failed; such a connect is refused and redispatched
     const down = balancer.waitFor(/Server echo_servers\/echo1 is DOWN/).then(() => Date.now())
-    const wave = await pool(200, 20, (i) => echo(balancer.port, payload(8192, i)))
+    const wave = await pool(200, 10, (i) => echo(balancer.port, payload(8192, i)))
+    const waveDoneAt = Date.now()
     const downAt = await down
     // the victim's clients are still served: it drains
     await until(
@@ -310,6 +313,7 @@ describe.skipIf(haproxyMissing !== undefined).concurrent(`echo servers behind a 
         "streamed and checked": bytes(streamed),
         "signal to listener closed": `${closedAt - signaledAt} ms`,
         "signal to HAProxy marking it DOWN": `${downAt - signaledAt} ms`,
+        "new connections made in": `${waveDoneAt - closedAt} ms`,
         "new connections": `${wave.length}, on the stopped instance: ${newOnVictim}, failed: ${
           wave.filter((r) => !r.ok).length
         }`,
@@ -319,7 +323,11 @@ describe.skipIf(haproxyMissing !== undefined).concurrent(`echo servers behind a 
         "signal to exit": `${exitedAt - signaledAt} ms`
       },
       checks: [
-        { name: "HAProxy marks it DOWN (its check is refused)", ok: downAt > signaledAt },
+        { name: "HAProxy marks it DOWN (its checks are refused)", ok: downAt > signaledAt },
+        {
+          name: "connects it refused before that were redispatched",
+          ok: redispatched(balancer.stdout()) > 0
+        },
         { name: "every new connection echoed byte for byte", ok: wave.every((r) => r.ok) },
         { name: "and none on the stopped instance", ok: newOnVictim === 0 },
         { name: "its open connections are still echoed after the signal", ok: stillAlive },

@@ -54,11 +54,17 @@ export interface Settings {
   readonly port: number
   /** The echo servers' ports, on 127.0.0.1: as many as the shipped file names. */
   readonly servers: ReadonlyArray<number>
+  /**
+   * `fast` (the default): a check every 200 ms, a server out at the first failure and back at the first
+   * success. `shipped`: the file's own (1 s, out after 2), for a window where a stopped server is still
+   * in rotation.
+   */
+  readonly checks?: "fast" | "shipped" | undefined
 }
 
 /**
- * The shipped configuration made a test's: a frontend on 127.0.0.1:port, the test's servers, checks every
- * 200 ms that take a server out at the first failure and back at the first success, logs on stdout; the
+ * The shipped configuration made a test's: a frontend on 127.0.0.1:port, the test's servers, faster
+ * checks (see `Settings`), logs on stdout; the
  * production-only lines (chroot, user, group, stats socket) out, and a ceiling of connections the file
  * limit of a test machine allows (HAProxy needs two descriptors a connection).
  */
@@ -70,7 +76,11 @@ export const testConfig = (shipped: string, settings: Settings): string => {
     text = change(text, line, "")
   }
   text = change(text, /^\s*bind :8888$/, `    bind 127.0.0.1:${settings.port}`)
-  text = change(text, /inter 1s fall 2 rise 2/, "inter 200ms fall 1 rise 1")
+  text = change(
+    text,
+    /inter 1s fall 2 rise 2/,
+    settings.checks === "shipped" ? "inter 1s fall 2 rise 2" : "inter 200ms fall 1 rise 1"
+  )
   return change(
     text,
     /^\s*server echo\d 127\.0\.0\.1:900\d$/,
@@ -90,11 +100,15 @@ export interface Balancer {
 }
 
 /** Starts haproxy -db on the shipped configuration made a test's, in front of `servers`. */
-export const startHaproxy = async (test: Test, servers: ReadonlyArray<number>): Promise<Balancer> => {
+export const startHaproxy = async (
+  test: Test,
+  servers: ReadonlyArray<number>,
+  checks?: Settings["checks"]
+): Promise<Balancer> => {
   const folder = Fs.mkdtempSync(Path.join(Os.tmpdir(), "echo-haproxy-"))
   const file = Path.join(folder, "haproxy.cfg")
   const port = await freePort()
-  Fs.writeFileSync(file, testConfig(Fs.readFileSync(deployConfig, "utf8"), { port, servers }))
+  Fs.writeFileSync(file, testConfig(Fs.readFileSync(deployConfig, "utf8"), { port, servers, checks }))
   const child = spawn("haproxy", ["-db", "-f", file], { stdio: ["ignore", "pipe", "pipe"] })
   let stdout = ""
   let stderr = ""
@@ -147,9 +161,13 @@ export interface Cluster {
  * `--proxy-protocol`) behind HAProxy; resolves once every server has passed a health check (HAProxy
  * listens then).
  */
-export const startCluster = async (test: Test, args: ReadonlyArray<string>): Promise<Cluster> => {
+export const startCluster = async (
+  test: Test,
+  args: ReadonlyArray<string>,
+  checks?: Settings["checks"]
+): Promise<Cluster> => {
   const servers = await Promise.all([0, 1, 2].map(() => start(test, args)))
-  const balancer = await startHaproxy(test, servers.map((server) => server.port))
+  const balancer = await startHaproxy(test, servers.map((server) => server.port), checks)
   await Promise.all(
     servers.map((server) =>
       server.waitFor((log) => log.message === "Connection closed" && isHealthCheck(log.annotations))
