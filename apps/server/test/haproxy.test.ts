@@ -163,6 +163,11 @@ const redispatched = (stdout: string): number =>
 const streamers = (port: number, n: number, seed: number): Promise<Array<Streamer>> =>
   Promise.all(Array.from({ length: n }, (_, i) => streamer(port, seed + i)))
 
+/** The echo client's connection: it connects from 127.0.0.1, the one relayed connection not from 127.0.0.2. */
+const isEchoClient = (log: Log) =>
+  log.message === "Connection opened" && !isHealthCheck(log.annotations) &&
+  String(log.annotations.peer).startsWith("127.0.0.1:")
+
 flushAfterAll("haproxy")
 
 const skipped = haproxyMissing === undefined ? "" : ` (skipped: ${haproxyMissing})`
@@ -370,10 +375,6 @@ describe.skipIf(haproxyMissing !== undefined).concurrent(`echo servers behind a 
       {},
       { script: clientMain }
     )
-    // the echo client connects from 127.0.0.1: the one relayed connection whose peer is not 127.0.0.2
-    const isEchoClient = (log: Log) =>
-      log.message === "Connection opened" && !isHealthCheck(log.annotations) &&
-      String(log.annotations.peer).startsWith("127.0.0.1:")
     const victimIndex = await Promise.any(servers.map((server, i) => server.waitFor(isEchoClient).then(() => i)))
     const victim = servers[victimIndex]!
     const load = await streamers(balancer.port, 30, 2000)
