@@ -181,8 +181,8 @@ describe.skipIf(haproxyMissing !== undefined).concurrent(`echo servers behind a 
   })
 
   it("the server logs the real client's address, and the balancer's as proxy", { timeout: 120_000 }, async (test) => {
-    const started = Date.now()
     const { balancer, servers } = await startCluster(test, unitArgs())
+    const started = Date.now()
     const sent = payload(10_000, 1)
     const { localPort, ok } = await echo(balancer.port, sent)
     assert.isTrue(ok, "the echo through HAProxy")
@@ -215,7 +215,7 @@ describe.skipIf(haproxyMissing !== undefined).concurrent(`echo servers behind a 
       },
       checks: [
         { name: "echoed byte for byte", ok },
-        { name: "the server logs the client's address and port as peer", ok: true },
+        { name: "the server logs the client's address and port as peer", ok: index !== -1 },
         { name: "and the balancer (127.0.0.1) as proxy", ok: /^127\.0\.0\.1:\d+$/.test(proxy) },
         { name: "no connection logged with the balancer as peer", ok: asBalancer.length === 0 },
         {
