@@ -160,8 +160,19 @@ const listening = (port: number): boolean =>
 const redispatched = (stdout: string): number =>
   stdout.split("\n").filter((line) => / \d+\/\d+\/\d+\/\d+\/\+\d+ /.test(line)).length
 
-const streamers = (port: number, n: number, seed: number): Promise<Array<Streamer>> =>
-  Promise.all(Array.from({ length: n }, (_, i) => streamer(port, seed + i)))
+/** `n` streaming clients, once each has had an echo and a server has logged its connection. */
+const streamers = async (
+  port: number,
+  n: number,
+  seed: number,
+  servers: ReadonlyArray<Process>
+): Promise<Array<Streamer>> => {
+  const all = await Promise.all(Array.from({ length: n }, (_, i) => streamer(port, seed + i)))
+  await until(() => all.every((s) => s.echoed() > 0), "every streaming client echoed")
+  // a server's log line can come through its pipe after the echo through the socket
+  await until(() => all.every((s) => servedBy(servers, s.localPort) !== -1), "every streaming client logged")
+  return all
+}
 
 /** The echo client's connection: it connects from 127.0.0.1, the one relayed connection not from 127.0.0.2. */
 const isEchoClient = (log: Log) =>
@@ -186,6 +197,7 @@ describe.skipIf(haproxyMissing !== undefined).concurrent(`echo servers behind a 
     const sent = payload(10_000, 1)
     const { localPort, ok } = await echo(balancer.port, sent)
     assert.isTrue(ok, "the echo through HAProxy")
+    await until(() => servedBy(servers, localPort) !== -1, "a server to log the connection").catch(() => {})
     const index = servedBy(servers, localPort)
     assert.notStrictEqual(index, -1, `no server logged a connection from ${client}:${localPort}`)
     const server = servers[index]!
@@ -281,8 +293,7 @@ describe.skipIf(haproxyMissing !== undefined).concurrent(`echo servers behind a 
     // connect it refuses meanwhile is redispatched
     const { balancer, servers } = await startCluster(test, unitArgs(), "shipped")
     const started = Date.now()
-    const load = await streamers(balancer.port, 30, 1000)
-    await until(() => load.every((s) => s.echoed() > 0), "every streaming client echoed")
+    const load = await streamers(balancer.port, 30, 1000, servers)
     const victim = servers[0]!
     const onVictim = load.filter((s) => servedBy(servers, s.localPort) === 0)
     assert.isAbove(onVictim.length, 0, "the victim serves some of the streaming clients")
@@ -377,8 +388,7 @@ describe.skipIf(haproxyMissing !== undefined).concurrent(`echo servers behind a 
     )
     const victimIndex = await Promise.any(servers.map((server, i) => server.waitFor(isEchoClient).then(() => i)))
     const victim = servers[victimIndex]!
-    const load = await streamers(balancer.port, 30, 2000)
-    await until(() => load.every((s) => s.echoed() > 0), "every streaming client echoed")
+    const load = await streamers(balancer.port, 30, 2000, servers)
     const onVictim = new Set(load.filter((s) => servedBy(servers, s.localPort) === victimIndex))
     assert.isAbove(onVictim.size, 0, "the victim serves some of the streaming clients")
     // mid-session: some echoes done, most to come

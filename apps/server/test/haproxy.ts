@@ -71,7 +71,7 @@ export interface Settings {
 export const testConfig = (shipped: string, settings: Settings): string => {
   let text = shipped
   text = change(text, /^\s*log \/dev\/log local0$/, "    log stdout format raw local0")
-  text = change(text, /^(\s*)maxconn 20000$/, "    maxconn 4000")
+  text = change(text, /^(\s*)maxconn 20000$/, "    maxconn 1000")
   for (const line of [/^\s*chroot .*$\n/, /^\s*user haproxy$\n/, /^\s*group haproxy$\n/, /^\s*stats socket .*$\n/]) {
     text = change(text, line, "")
   }
