@@ -44,10 +44,14 @@ const target = {
     default: 65536,
     minimum: 1
   }),
-  retries: Flags.int("retries", "Retries of a refused or timed-out connect, with exponential backoff and jitter", {
-    default: 0,
-    minimum: 0
-  }),
+  retries: Flags.int(
+    "retries",
+    "Retries of a refused or timed-out connect, and of a connection lost mid-message (echo), with exponential backoff and jitter",
+    {
+      default: 0,
+      minimum: 0
+    }
+  ),
   tls: Flags.boolean("tls", "Connect with TLS, verifying the server's certificate and its name"),
   tlsCa: TlsFiles.flag(
     "tls-ca",

@@ -2,7 +2,9 @@
  * The `echo` command: the seed's exchange (send a message, check its echo),
  * repeated with `count` and `interval`, or standard input streamed through the
  * server to standard output like `nc`, with a half-close at the end of input
- * (over TLS, once everything sent has come back: see `stream`).
+ * (over TLS, once everything sent has come back: see `stream`). With
+ * `retries`, messages whose connection is lost mid-echo are sent again on a
+ * new connection (an echo is idempotent); standard input is not replayed.
  *
  * On interruption (the first SIGINT/SIGTERM) it half-closes, waits briefly for
  * the echo still in flight, and logs what was done.
@@ -74,47 +76,66 @@ const drain = <E>(session: Session.Session<E>, grace: Duration.Duration, done: (
 
 const messages = Effect.fnUntraced(function*(options: Options) {
   const stdio = yield* Stdio.Stdio
-  const connection = yield* Target.connect(options)
-  const session = yield* Session.make(connection)
   const bytes = new TextEncoder().encode(options.message)
   const line = new TextEncoder().encode(`${options.message}\n`)
-  yield* Effect.logInfo(`connected to ${session.peer}`).pipe(Effect.annotateLogs(Target.tlsAnnotations(connection)))
 
   let done = 0
   let total = 0
   let min = Infinity
   let max = 0
-  const exchange = Effect.gen(function*() {
-    const start = process.hrtime.bigint()
-    yield* session.send(bytes)
-    yield* Effect.logInfo(`sent: ${preview(options.message)}`).pipe(Effect.annotateLogs({ bytes: bytes.length }))
-    yield* session.awaitEcho
-    const rtt = millis(process.hrtime.bigint() - start)
-    done++
-    total += rtt
-    min = Math.min(min, rtt)
-    max = Math.max(max, rtt)
-    // verified byte for byte: what came back is what was sent
-    yield* Effect.logInfo(`recv: ${preview(options.message)}`).pipe(
-      Effect.annotateLogs({ bytes: bytes.length, rttMs: rtt })
-    )
-    yield* Stream.make(line).pipe(Stream.run(stdio.stdout()))
-  })
+  // the bytes of the echoes that came back whole on earlier connections (with --retries); a partial echo
+  // on a lost connection is not counted: its message is sent again
+  let echoedBefore = 0
+  const exchange = (session: Session.Session) =>
+    Effect.gen(function*() {
+      const start = process.hrtime.bigint()
+      yield* session.send(bytes)
+      yield* Effect.logInfo(`sent: ${preview(options.message)}`).pipe(Effect.annotateLogs({ bytes: bytes.length }))
+      yield* session.awaitEcho
+      const rtt = millis(process.hrtime.bigint() - start)
+      done++
+      total += rtt
+      min = Math.min(min, rtt)
+      max = Math.max(max, rtt)
+      // verified byte for byte: what came back is what was sent
+      yield* Effect.logInfo(`recv: ${preview(options.message)}`).pipe(
+        Effect.annotateLogs({ bytes: bytes.length, rttMs: rtt })
+      )
+      yield* Stream.make(line).pipe(Stream.run(stdio.stdout()))
+    })
 
   // echoes that came back (also the one in flight during a drain), then the round trips timed
-  const summary = () =>
-    `${
-      bytes.length > 0 ? Math.floor(session.echoed() / bytes.length) : done
-    } of ${options.count} echoes, ${session.echoed()} bytes` +
-    (done > 0 ? `, rtt min/avg/max ${min}/${Math.round((total / done) * 1e3) / 1e3}/${max} ms` : "")
+  const summary = (session: Session.Session) => () => {
+    const echoed = echoedBefore + session.echoed()
+    return `${
+      bytes.length > 0 ? Math.floor(echoed / bytes.length) : done
+    } of ${options.count} echoes, ${echoed} bytes` +
+      (done > 0 ? `, rtt min/avg/max ${min}/${Math.round((total / done) * 1e3) / 1e3}/${max} ms` : "")
+  }
 
-  yield* Effect.gen(function*() {
-    for (let i = 0; i < options.count; i++) {
-      if (i > 0 && Duration.isGreaterThan(options.interval, Duration.zero)) yield* Effect.sleep(options.interval)
-      yield* exchange
-    }
-  }).pipe(Effect.onInterrupt(() => drain(session, options.grace, summary)))
-  if (options.count > 1) yield* Effect.logInfo(summary())
+  // one connection: the messages not yet echoed, from the first whose echo did not come back whole
+  const onConnection = Effect.scoped(Effect.gen(function*() {
+    const connection = yield* Target.connect({ ...options, retries: 0 })
+    const session = yield* Session.make(connection)
+    echoedBefore = done * bytes.length
+    yield* Effect.logInfo(`connected to ${session.peer}`).pipe(Effect.annotateLogs(Target.tlsAnnotations(connection)))
+    const first = done
+    yield* Effect.gen(function*() {
+      while (done < options.count) {
+        if (done > first && Duration.isGreaterThan(options.interval, Duration.zero)) {
+          yield* Effect.sleep(options.interval)
+        }
+        yield* exchange(session)
+      }
+    }).pipe(Effect.onInterrupt(() => drain(session, options.grace, summary(session))))
+    return summary(session)()
+  }))
+
+  // with --retries, a refused connect and a connection lost mid-message draw on the same retries
+  const last = yield* options.retries > 0
+    ? Effect.retry(onConnection, Target.sessionBackoff<Error>(options.retries))
+    : onConnection
+  if (options.count > 1) yield* Effect.logInfo(last)
 })
 
 const stream = Effect.fnUntraced(function*(options: Options) {

@@ -69,3 +69,12 @@ export const ended = (offset: number, missing: number, peer: string): EchoMismat
  */
 export const extra = (offset: number, received: Uint8Array, peer: string): EchoMismatchError =>
   new EchoMismatchError({ offset, expected: "", received: preview(received), peer })
+
+/**
+ * Whether the error is an echo that ended early (`ended`): the connection
+ * closed before everything sent came back, rather than a differing byte.
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isEnded = (error: EchoMismatchError): boolean => error.received === ""

@@ -1,7 +1,8 @@
 /**
  * Where the client connects and how: host and port (or a Unix socket), TLS,
  * timeouts, read limit, and retries with exponential backoff and jitter for
- * refused and timed-out connects.
+ * refused and timed-out connects, and for echo sessions whose connection is
+ * lost mid-message.
  *
  * @since 0.1.0
  */
@@ -11,6 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as EchoMismatch from "./EchoMismatchError.ts"
 
 /**
  * @since 0.1.0
@@ -23,7 +25,10 @@ export interface Target {
   readonly connectTimeout: Duration.Duration
   /** Bytes read ahead before reading pauses (asyncio's `limit`). */
   readonly readLimit: number
-  /** Retries after a refused or timed-out connect (0: none). */
+  /**
+   * Retries after a refused or timed-out connect, and (for `--count`) reconnects after a connection lost
+   * mid-message, all drawn from this one budget (0: none).
+   */
   readonly retries: number
   /** A Unix domain socket's path: connects there instead of to `host` and `port`. */
   readonly unix?: string | undefined
@@ -70,7 +75,7 @@ export const defaults: Target = {
  * @since 0.1.0
  * @category retries
  */
-export const isRetryable = (error: OSError.ConnectError): boolean =>
+export const isRetryable = (error: { readonly _tag: string }): boolean =>
   error._tag === "ConnectionRefusedError" || error._tag === "TimeoutError" || error._tag === "FileNotFoundError"
 
 /**
@@ -118,6 +123,40 @@ export const toConnectOptions = (target: Target): Tcp.ConnectOptions => {
   }
 }
 
+const lostTags = new Set(["ConnectionResetError", "BrokenPipeError", "ConnectionAbortedError"])
+
+/**
+ * A session whose connection was lost mid-message: reset, broken or aborted,
+ * or ended by the server before the whole echo came back. Worth a new
+ * connection: an echo is idempotent, the message can be sent again.
+ *
+ * @since 0.2.0
+ * @category retries
+ */
+export const isLost = (error: { readonly _tag: string }): boolean =>
+  lostTags.has(error._tag) || (error instanceof EchoMismatch.EchoMismatchError && EchoMismatch.isEnded(error))
+
+const schedule = <E extends { readonly _tag: string }>(
+  retries: number,
+  retryable: (error: E) => boolean
+): Schedule.Schedule<Duration.Duration, E> =>
+  Schedule.min([
+    Schedule.exponential("100 millis"),
+    Schedule.spaced("5 seconds")
+  ]).pipe(
+    Schedule.jittered,
+    Schedule.setInputType<E>(),
+    Schedule.while(({ input }) => retryable(input)),
+    Schedule.upTo({ times: retries }),
+    Schedule.tap(({ attempt, duration, input }) =>
+      Effect.logWarning(
+        `${isLost(input) ? "connection lost, reconnecting" : "connect failed, retrying"} in ${
+          Math.round(Duration.toMillis(duration))
+        } ms`
+      ).pipe(Effect.annotateLogs({ error: input._tag, attempt, retries }))
+    )
+  )
+
 /**
  * Exponential backoff from 100 ms, doubling, capped at 5 s, with jitter
  * (each delay scaled by 0.8 to 1.2), for `retries` retries of a refused or
@@ -127,20 +166,19 @@ export const toConnectOptions = (target: Target): Tcp.ConnectOptions => {
  * @category retries
  */
 export const backoff = (retries: number): Schedule.Schedule<Duration.Duration, OSError.ConnectError> =>
-  Schedule.min([
-    Schedule.exponential("100 millis"),
-    Schedule.spaced("5 seconds")
-  ]).pipe(
-    Schedule.jittered,
-    Schedule.setInputType<OSError.ConnectError>(),
-    Schedule.while(({ input }) => isRetryable(input)),
-    Schedule.upTo({ times: retries }),
-    Schedule.tap(({ attempt, duration, input }) =>
-      Effect.logWarning(`connect failed, retrying in ${Math.round(Duration.toMillis(duration))} ms`).pipe(
-        Effect.annotateLogs({ error: input._tag, attempt, retries })
-      )
-    )
-  )
+  schedule(retries, isRetryable)
+
+/**
+ * `backoff` for a whole echo session: a refused or timed-out connect, or a
+ * connection lost mid-message (`isLost`), is retried on the same delays and
+ * counted against the same `retries`; each retry is logged as a warning.
+ *
+ * @since 0.2.0
+ * @category retries
+ */
+export const sessionBackoff = <E extends { readonly _tag: string }>(
+  retries: number
+): Schedule.Schedule<Duration.Duration, E> => schedule<E>(retries, (error) => isRetryable(error) || isLost(error))
 
 /**
  * Connects to the target, retrying refused and timed-out connects `retries`

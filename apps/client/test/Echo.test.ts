@@ -115,6 +115,41 @@ describe("Echo on the fake network", () => {
       assert.strictEqual((yield* server.stats).accepted, 0)
     })))
 
+  it.effect("--retries: a connection reset mid-message is reconnected, that message sent again, on the TestClock", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork.FakeNetwork
+      const server = yield* serve()
+      // the first connection: the first echo (5 + 5 bytes) whole, the second message sent, then a reset
+      yield* network.resetAfter(15)
+      const io = stdio()
+      const fiber = yield* Echo.run(options(server.port, { message: "hello", count: 3, retries: 1 })).pipe(
+        Effect.provide(io.layer),
+        Effect.forkChild
+      )
+      while ((yield* server.stats).accepted < 1) yield* Effect.yieldNow
+      yield* network.resetAfter(undefined)
+      // the backoff before the reconnect: 100 ms within ±20%
+      yield* TestClock.adjust("79 millis")
+      assert.strictEqual((yield* server.stats).accepted, 1)
+      yield* TestClock.adjust("41 millis")
+      yield* Fiber.join(fiber)
+      assert.strictEqual(io.stdout().toString(), "hello\nhello\nhello\n")
+      assert.strictEqual((yield* server.stats).accepted, 2)
+    })))
+
+  it.effect("without --retries, the same reset is the result", () =>
+    fake(Effect.gen(function*() {
+      const network = yield* FakeNetwork.FakeNetwork
+      const server = yield* serve()
+      yield* network.resetAfter(15)
+      const io = stdio()
+      const error = yield* Effect.flip(
+        Echo.run(options(server.port, { message: "hello", count: 3 })).pipe(Effect.provide(io.layer))
+      )
+      assert.strictEqual(error._tag, "ConnectionResetError")
+      assert.strictEqual(io.stdout().toString(), "hello\n")
+    })))
+
   it.effect("retries are for refused and timed-out connects only", () =>
     fake(Effect.gen(function*() {
       // nothing listens on this fake host: not retried however many retries are allowed

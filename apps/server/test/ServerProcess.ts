@@ -179,6 +179,15 @@ export const start = async (
   return { ...server, port: serving.annotations.port as number }
 }
 
+/** A port free a moment ago, for a program that cannot be told to pick one and say which. */
+export const freePort = async (): Promise<number> => {
+  const server = Net.createServer().listen(0, "127.0.0.1")
+  await once(server, "listening")
+  const port = (server.address() as Net.AddressInfo).port
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
 export const connect = async (port: number): Promise<Net.Socket> => {
   const socket = Net.connect({ port, host: "127.0.0.1" })
   await once(socket, "connect")

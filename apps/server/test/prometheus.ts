@@ -1,65 +1,26 @@
 // Prometheus's own tools for the metrics tests: `promtool check metrics` and a real `prometheus`
 // server, both from Debian's `prometheus` package. Where they are missing the package is installed
-// (apt-get, as root) when the tests load; where that cannot be done, `prometheusMissing` says why and
+// (debian.ts: apt-get, as root) when the tests load; where that cannot be done, `prometheusMissing` says why and
 // the tests skip saying so. Every prometheus started here is killed, and its folder removed, when the
 // test that started it ends.
 import { spawn, spawnSync } from "node:child_process"
-import { once } from "node:events"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { deadline, sleep, type Test } from "./ServerProcess.ts"
-
-const installed = (): boolean =>
-  ["promtool", "prometheus"].every((command) =>
-    spawnSync(command, ["--version"], { encoding: "utf8", timeout: 10_000 }).status === 0
-  )
-
-const aptGet = (args: ReadonlyArray<string>) =>
-  spawnSync("apt-get", args, {
-    encoding: "utf8",
-    // bounded: a slow mirror makes the tests skip, not hang
-    timeout: 180_000,
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
-  })
-
-const lastLine = (text: string | null): string => (text ?? "").trim().split("\n").at(-1) ?? ""
-
-/** Installs Debian's prometheus package where it can; says why not where it cannot. */
-const install = (): string | undefined => {
-  if (installed()) return undefined
-  const missing = "promtool and prometheus are not installed"
-  if (!Fs.existsSync("/usr/bin/apt-get")) return `${missing}, and there is no apt-get to install them with`
-  if (process.getuid?.() !== 0) return `${missing}, and installing them (apt-get install -y prometheus) needs root`
-  console.warn("metrics tests: installing Debian's prometheus package for promtool and prometheus (apt-get)")
-  const packages = ["install", "-y", "--no-install-recommends", "prometheus"]
-  let result = aptGet(packages)
-  // the package lists may be missing or stale: update them once
-  if (result.status !== 0 && aptGet(["update"]).status === 0) result = aptGet(packages)
-  if (result.status !== 0 || !installed()) {
-    const why = result.error?.message ?? lastLine(result.stderr)
-    return `${missing}, and apt-get install -y prometheus failed: ${why}`
-  }
-  return undefined
-}
+import { ensureInstalled } from "./debian.ts"
+import { deadline, freePort, sleep, type Test } from "./ServerProcess.ts"
 
 /** Why promtool and prometheus cannot be used here, or `undefined` when they can. */
-export const prometheusMissing: string | undefined = install()
+export const prometheusMissing: string | undefined = ensureInstalled({
+  name: "prometheus",
+  commands: [["promtool", "--version"], ["prometheus", "--version"]],
+  neededBy: "metrics tests"
+})
 
 /** `promtool check metrics` on a scrape: its exit code and what it said. */
 export const promtoolCheck = (text: string): { readonly status: number | null; readonly output: string } => {
   const result = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8", timeout: 30_000 })
   return { status: result.status, output: `${result.stdout}${result.stderr}`.trim() }
-}
-
-/** A port free a moment ago, for a program that cannot be told to pick one and say which. */
-const freePort = async (): Promise<number> => {
-  const server = Net.createServer().listen(0, "127.0.0.1")
-  await once(server, "listening")
-  const port = (server.address() as Net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 /** One sample of an instant vector. */

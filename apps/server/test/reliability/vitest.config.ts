@@ -9,7 +9,8 @@ export default defineConfig({
   test: {
     name: "reliability",
     root: fileURLToPath(new URL("../..", import.meta.url)),
-    include: ["test/reliability/**/*.test.ts"],
+    // the HAProxy scenarios (haproxy.test.ts, also in the server's tests) are rows of RELIABILITY.md too
+    include: ["test/reliability/**/*.test.ts", "test/haproxy.test.ts"],
     globalSetup: ["test/reliability/globalSetup.ts"],
     fileParallelism: false,
     testTimeout: 300_000,
