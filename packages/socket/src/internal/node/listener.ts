@@ -199,6 +199,9 @@ export class NodeListener {
   /** The PROXY protocol: the header first, then the TLS handshake or the hand-out; a failed header is its error. */
   private readProxyHeader(raw: Net.Socket, proxy: ProxyOptions.Resolved): void {
     raw.on("close", this.onUnclaimedClose)
+    // A peer that reset before accept() returned has no address left to trust, nor a header to read (HAProxy's
+    // plain health check does this): not a client's failure, nothing to report.
+    if (raw.remoteAddress === undefined) return void raw.on("error", Socket.ignore).destroy()
     NodeProxy.readHeader(raw, proxy, (outcome) => {
       if (!("version" in outcome)) {
         const log = (connection: Logs.Failed) => Logs.proxyHeaderFailure(outcome, connection)
