@@ -125,13 +125,15 @@ export const outcome = (report: Echo.Report): Exit.Exit<unknown, unknown> =>
 
 /**
  * `Echo.handler` in a span of its own, made with the current `Tracer`.
- * Interrupted (the shutdown's grace ran out), the span ends interrupted.
+ * Interrupted (the shutdown's grace ran out), the span ends interrupted. A
+ * health check (`Echo.isHealthCheck`) has none.
  *
  * @since 0.2.0
  * @category handlers
  */
 export const handler = (connection: Connection.Connection): Effect.Effect<void> =>
-  Effect.flatMap(
+  // a balancer's health check is not a client's connection: no span, as no info line
+  Echo.isHealthCheck(connection) ? Echo.handler(connection) : Effect.flatMap(
     Effect.makeSpan(name, { kind: "server", root: true, attributes: opened(connection) }),
     (span) => {
       let ended: Exit.Exit<unknown, unknown> = Exit.void

@@ -87,15 +87,28 @@ const tlsRecord = (connection: Connection.Connection): Record<string, string> =>
   return record
 }
 
+/**
+ * A load balancer's health check: a connection whose PROXY header says `LOCAL` (HAProxy's `check-send-proxy`,
+ * once a second per instance, each closed with a reset), not a client's. It is echoed like any other, but
+ * logged at debug only and kept out of the byte, duration and error metrics, which it would drown.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const isHealthCheck = (connection: Connection.Connection): boolean => connection.proxy?.command === "LOCAL"
+
+/** Where a connection's opened and closed lines go: info, or debug for a health check. */
+const levelOf = (connection: Connection.Connection): LogLevel.Severity => isHealthCheck(connection) ? "Debug" : "Info"
+
 const opened = (connection: Connection.Connection): Effect.Effect<void> =>
   Effect.flatMap(
-    LogLevel.isEnabled("Info"),
+    LogLevel.isEnabled(levelOf(connection)),
     (enabled) =>
       enabled
         ? Effect.flatMap(
           connection.options,
           (options) =>
-            Effect.annotateLogs(Effect.logInfo("Connection opened"), {
+            Effect.annotateLogs(Effect.logWithLevel(levelOf(connection))("Connection opened"), {
               ...SocketOptions.toRecord(options),
               ...tlsRecord(connection)
             })
@@ -137,7 +150,10 @@ const closed = (
     const now = yield* Clock.currentTimeMillis
     const closed = closedBy(exit)
     const { error, message, reason } = closed
-    yield* Metrics.recordClosed({ bytesIn: received, bytesOut: sent, durationMillis: now - startedAt, error })
+    const check = isHealthCheck(connection)
+    if (!check) {
+      yield* Metrics.recordClosed({ bytesIn: received, bytesOut: sent, durationMillis: now - startedAt, error })
+    }
     const annotations: Record<string, unknown> = {
       reason,
       bytesIn: received,
@@ -146,7 +162,11 @@ const closed = (
     }
     if (error !== undefined) annotations.error = error
     if (message !== undefined) annotations.errorMessage = message
-    const log = reason === "error" ? Effect.logWarning("Connection closed") : Effect.logInfo("Connection closed")
+    const log = check
+      ? Effect.logDebug("Connection closed")
+      : reason === "error"
+      ? Effect.logWarning("Connection closed")
+      : Effect.logInfo("Connection closed")
     yield* Effect.annotateLogs(log, annotations)
     if (onClosed !== undefined) yield* onClosed({ ...closed, bytesIn: received, bytesOut: sent, exit })
   })

@@ -146,7 +146,7 @@ export const startHaproxy = async (
   return { port, stdout: () => stdout, stderr: () => stderr, waitFor }
 }
 
-/** A health check's connection: HAProxy's LOCAL header makes the balancer its peer and its proxy. */
+/** A health check's connection (logged at debug): HAProxy's LOCAL header makes the balancer its peer and its proxy. */
 export const isHealthCheck = (annotations: Record<string, unknown>): boolean =>
   annotations.proxy !== undefined && annotations.peer === annotations.proxy
 
@@ -158,15 +158,16 @@ export interface Cluster {
 
 /**
  * Three echo servers (each its own port 0, JSON logs, then `args`: the systemd unit's, with
- * `--proxy-protocol`) behind HAProxy; resolves once every server has passed a health check (HAProxy
- * listens then).
+ * `--proxy-protocol`; and debug logs) behind HAProxy; resolves once every server has passed a health
+ * check (HAProxy listens then).
  */
 export const startCluster = async (
   test: Test,
   args: ReadonlyArray<string>,
   checks?: Settings["checks"]
 ): Promise<Cluster> => {
-  const servers = await Promise.all([0, 1, 2].map(() => start(test, args)))
+  // at debug level, where the servers log a health check (the unit's own level, info, leaves them out)
+  const servers = await Promise.all([0, 1, 2].map(() => start(test, [...args, "--log-level", "debug"])))
   const balancer = await startHaproxy(test, servers.map((server) => server.port), checks)
   await Promise.all(
     servers.map((server) =>

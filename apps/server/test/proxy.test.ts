@@ -3,6 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { once } from "node:events"
 import * as Net from "node:net"
+import { valueOf } from "./exposition.ts"
 import { connect, deadline, patience, payload, received, start } from "./ServerProcess.ts"
 
 /** Version 2, PROXY over TCP/IPv4: the 12-byte signature, version and command, family, length, addresses. */
@@ -16,7 +17,44 @@ const v2 = (source: string, sourcePort: number, destination: string, destination
   return Buffer.concat([signature, Buffer.from([0x21, 0x11, 0x00, 12]), body])
 }
 
+/** Version 2, LOCAL (a balancer's own connection, such as a health check): no addresses. */
+const v2Local = Buffer.concat([Buffer.from("0d0a0d0a000d0a515549540a", "hex"), Buffer.from([0x20, 0x00, 0x00, 0x00])])
+
+/** Sends `bytes`, reads `expected` back, then resets: what HAProxy's echo health check does. */
+const resetAfterEcho = async (port: number, bytes: Buffer, expected: string): Promise<void> => {
+  const socket = await connect(port)
+  let echoed = ""
+  socket.on("data", (chunk: Buffer) => (echoed += chunk.toString()))
+  socket.write(bytes)
+  await deadline(
+    new Promise<void>((resolve) => socket.on("data", () => echoed === expected && resolve())),
+    patience,
+    "the echo"
+  )
+  socket.resetAndDestroy()
+}
+
 describe.concurrent("echo-server --proxy-protocol", () => {
+  it("a balancer's health check (LOCAL) is echoed, but neither logged at info nor counted as an error", async (test) => {
+    const server = await start(test, ["--proxy-protocol", "--metrics-port", "0"])
+    for (let i = 0; i < 3; i++) {
+      await resetAfterEcho(server.port, Buffer.concat([v2Local, Buffer.from("ping\n")]), "ping\n")
+    }
+    // a client's connection, reset the same way, is both
+    const client = Buffer.concat([v2("203.0.113.9", 40009, "127.0.0.1", 8888), Buffer.from("hi")])
+    await resetAfterEcho(server.port, client, "hi")
+    await server.waitFor((log) => log.message === "Connection closed")
+    const metrics = server.logs().find((log) => log.message.startsWith("Metrics on "))!.annotations.port as number
+    const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text()
+    assert.strictEqual(valueOf(text, `echo_connection_errors_total{error="ConnectionResetError"}`), 1)
+    assert.strictEqual(valueOf(text, "echo_connection_duration_seconds_count"), 1)
+    assert.strictEqual(valueOf(text, "echo_connections_accepted_total"), 4)
+    const logged = server.logs().filter((log) => log.message.startsWith("Connection "))
+    assert.deepStrictEqual(logged.map((log) => log.annotations.peer), ["203.0.113.9:40009", "203.0.113.9:40009"])
+    server.child.kill("SIGTERM")
+    assert.strictEqual(await deadline(server.exit, patience, "exit"), 0)
+  })
+
   it("logs the client the header names, with the proxy beside it, and echoes what follows the header", async (test) => {
     const server = await start(test, ["--proxy-protocol"])
     const serving = server.logs().find((log) => log.message.startsWith("Serving on "))!

@@ -595,22 +595,25 @@ describe("Node Tcp: serve", () => {
 })
 
 describe("Node Tcp: the PROXY protocol", () => {
-  live("a peer that reset before accept() returned is dropped quietly, not rejected as untrusted", () =>
-    Effect.gen(function*() {
-      const server = yield* Tcp.listen({ proxyProtocol: { trusted: ["127.0.0.1/32"] } })
-      // our event loop is blocked while another process connects and resets (as HAProxy's plain health
-      // check does): the kernel has taken the connection, and its peer is gone before Node accepts it
-      const script = `const s = require("node:net").connect(${server.address.port}, "127.0.0.1", () => {
+  live(
+    "a peer that reset before accept() returned is dropped quietly, not rejected as untrusted",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* Tcp.listen({ proxyProtocol: { trusted: ["127.0.0.1/32"] } })
+        // our event loop is blocked while another process connects and resets (as HAProxy's plain health
+        // check does): the kernel has taken the connection, and its peer is gone before Node accepts it
+        const script = `const s = require("node:net").connect(${server.address.port}, "127.0.0.1", () => {
         s.resetAndDestroy(); setTimeout(() => {}, 100) })`
-      ChildProcess.spawnSync(process.execPath, ["-e", script], { timeout: 10_000 })
-      const good = yield* Tcp.connect({ port: server.address.port })
-      yield* good.writeAll(["PROXY TCP4 203.0.113.7 127.0.0.1 40001 8888\r\n", "hello"])
-      const accepted = yield* server.accept
-      assert.deepStrictEqual(accepted.remoteAddress, { family: "IPv4", host: "203.0.113.7", port: 40001 })
-      assert.strictEqual(decode(yield* readBytes(accepted, 5)), "hello")
-      const stats = yield* server.stats
-      assert.deepStrictEqual([stats.accepted, stats.failed], [2, 0])
-    }))
+        ChildProcess.spawnSync(process.execPath, ["-e", script], { timeout: 10_000 })
+        const good = yield* Tcp.connect({ port: server.address.port })
+        yield* good.writeAll(["PROXY TCP4 203.0.113.7 127.0.0.1 40001 8888\r\n", "hello"])
+        const accepted = yield* server.accept
+        assert.deepStrictEqual(accepted.remoteAddress, { family: "IPv4", host: "203.0.113.7", port: 40001 })
+        assert.strictEqual(decode(yield* readBytes(accepted, 5)), "hello")
+        const stats = yield* server.stats
+        assert.deepStrictEqual([stats.accepted, stats.failed], [2, 0])
+      })
+  )
 })
 
 describe("Node Tcp: effect/socket interop (toSocket)", () => {
