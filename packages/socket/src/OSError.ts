@@ -19,8 +19,7 @@
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Os from "node:os"
-import * as Util from "node:util"
-import { formatPath } from "./Address.ts"
+import { errnoMessage, where } from "./internal/errorMessage.ts"
 
 const fields = {
   /** The OS errno (positive, as in Python), or Node's own number where the OS has none (DNS). */
@@ -57,27 +56,6 @@ export const TypeId: TypeId = "~@effect-tcp/socket/OSError"
  */
 export type TypeId = "~@effect-tcp/socket/OSError"
 
-const strerror = (errno: number): string => {
-  try {
-    const text = Util.getSystemErrorMessage(-Math.abs(errno))
-    return text.charAt(0).toUpperCase() + text.slice(1)
-  } catch {
-    return "Unknown error"
-  }
-}
-
-const formatMessage = (self: Fields): string => {
-  const address = self.path !== undefined
-    ? ` (${formatPath(self.path)})`
-    : self.host !== undefined && self.port !== undefined
-    ? ` (${self.host.includes(":") ? `[${self.host}]` : self.host}:${self.port})`
-    : self.host !== undefined
-    ? ` (${self.host})`
-    : ""
-  const detail = self.detail !== undefined ? `: ${self.detail}` : ""
-  return `[Errno ${self.errno}] ${strerror(self.errno)}${detail}${address}`
-}
-
 /**
  * `BrokenPipeError`: writing to a connection whose other end is gone (EPIPE, ESHUTDOWN).
  *
@@ -88,7 +66,7 @@ export class BrokenPipeError extends Schema.TaggedError<BrokenPipeError>()("Brok
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -104,7 +82,7 @@ export class ConnectionAbortedError
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -120,7 +98,7 @@ export class ConnectionRefusedError
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -134,7 +112,7 @@ export class ConnectionResetError extends Schema.TaggedError<ConnectionResetErro
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -148,7 +126,7 @@ export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutErr
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -162,7 +140,7 @@ export class PermissionError extends Schema.TaggedError<PermissionError>()("Perm
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -178,7 +156,7 @@ export class AddressResolutionError
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -193,7 +171,7 @@ export class FileNotFoundError extends Schema.TaggedError<FileNotFoundError>()("
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -207,7 +185,7 @@ export class AddressInUseError extends Schema.TaggedError<AddressInUseError>()("
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -223,7 +201,7 @@ export class AddressNotAvailableError
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -239,7 +217,7 @@ export class NetworkUnreachableError
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -253,7 +231,7 @@ export class HostUnreachableError extends Schema.TaggedError<HostUnreachableErro
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -269,7 +247,7 @@ export class TooManyOpenFilesError
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -283,7 +261,7 @@ export class OSError extends Schema.TaggedError<OSError>()("OSError", fields) {
   /** The brand the guards check, so a look-alike with the same `_tag` is not taken for this class. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    return formatMessage(this)
+    return errnoMessage(this)
   }
 }
 
@@ -304,16 +282,6 @@ const sslFields = {
 }
 
 type SSLFields = Schema.Struct.Type<typeof sslFields>
-
-/** ` (127.0.0.1:8888)`: the address an SSL error names, if any (as `formatMessage` writes it). */
-const where = (self: Pick<Fields, "host" | "port" | "path">): string =>
-  self.path !== undefined
-    ? ` (${formatPath(self.path)})`
-    : self.host !== undefined && self.port !== undefined
-    ? ` (${self.host.includes(":") ? `[${self.host}]` : self.host}:${self.port})`
-    : self.host !== undefined
-    ? ` (${self.host})`
-    : ""
 
 /** `[SSL: WRONG_VERSION_NUMBER] wrong version number (127.0.0.1:8443)`, as Python words it. */
 const formatSSLMessage = (self: SSLFields, reason: string, text: string): string =>

@@ -17,8 +17,8 @@
 import type * as Duration from "effect/Duration"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
-import * as Util from "node:util"
 import type { InetAddress } from "./Address.ts"
+import { errnoMessage } from "./internal/errorMessage.ts"
 import * as Trusted from "./internal/proxy/trusted.ts"
 
 /**
@@ -102,15 +102,6 @@ export type TypeId = "~@effect-tcp/socket/ProxyProtocol"
  */
 export type ProxyHeaderErrorReason = "untrusted" | "malformed" | "incomplete"
 
-const strerror = (errno: number): string => {
-  try {
-    const text = Util.getSystemErrorMessage(-Math.abs(errno))
-    return text.charAt(0).toUpperCase() + text.slice(1)
-  } catch {
-    return "Unknown error"
-  }
-}
-
 /**
  * A connection whose PROXY header was rejected: `accept` fails with it, `serve` logs it. It has the fields of
  * the `OSError` classes (an `errno` of the running OS, `code`, `syscall` `"accept"`, the peer's `host` and
@@ -135,8 +126,7 @@ export class ProxyHeaderError extends Schema.TaggedError<ProxyHeaderError>()("Pr
   /** The brand the guard checks. */
   declare readonly [TypeId]: TypeId
   override get message() {
-    const host = this.host.includes(":") ? `[${this.host}]` : this.host
-    return `[Errno ${this.errno}] ${strerror(this.errno)}: ${this.detail} (${host}:${this.port})`
+    return errnoMessage(this)
   }
 }
 
