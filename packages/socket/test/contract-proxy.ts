@@ -6,7 +6,7 @@
 //
 // Every test binds 127.0.0.1 port 0 only, and is bounded in time.
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Logger, Option, References, Stream } from "effect"
+import { Clock, Effect, Fiber, Option, Stream } from "effect"
 import type { Layer, Scope } from "effect"
 import * as fc from "fast-check"
 import * as Address from "../src/Address.ts"
@@ -18,7 +18,7 @@ import * as Tcp from "../src/Tcp.ts"
 import * as Tls from "../src/Tls.ts"
 import { proxyHeader, type Sent, tlv, v1, v1Unknown, v2 } from "./proxyHeaders.ts"
 import { certificates } from "./tls/certs.ts"
-import { concat, encode, eventually, readAll } from "./util.ts"
+import { capture, concat, encode, eventually, readAll } from "./util.ts"
 
 const bounded = "10 seconds"
 
@@ -30,20 +30,6 @@ const client4: InetAddress = { family: "IPv4", host: "203.0.113.7", port: 51234 
 const front4: InetAddress = { family: "IPv4", host: "198.51.100.1", port: 443 }
 const client6: InetAddress = { family: "IPv6", host: "2001:db8::7", port: 40000 }
 const front6: InetAddress = { family: "IPv6", host: "2001:db8::1", port: 8443 }
-
-interface Logged {
-  readonly message: unknown
-  readonly annotations: Readonly<Record<string, unknown>>
-}
-
-/** A logger that keeps what the server logs. */
-const capture = () => {
-  const logs: Array<Logged> = []
-  const logger = Logger.make<unknown, void>((options) => {
-    logs.push({ message: options.message, annotations: options.fiber.getRef(References.CurrentLogAnnotations) })
-  })
-  return { logs, layer: Logger.layer([logger]) }
-}
 
 /** A server that reads the PROXY protocol, and a client of it (the "proxy") that has written `header`. */
 const proxied = (header: Uint8Array, options?: Partial<ProxyProtocol.ProxyProtocolOptions>) =>

@@ -6,21 +6,7 @@
 // Certificates are made when the tests run (test/tls/certs.ts). Every test is
 // bounded in time and binds 127.0.0.1 port 0 only.
 import { assert, describe, it } from "@effect/vitest"
-import {
-  Clock,
-  Context,
-  Deferred,
-  Effect,
-  Exit,
-  Fiber,
-  Layer,
-  Logger,
-  Option,
-  References,
-  Schema,
-  Scope,
-  Stream
-} from "effect"
+import { Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Schema, Scope, Stream } from "effect"
 import type * as NetAddress from "effect/net/NetAddress"
 import { Rpc, RpcClient, RpcGroup, RpcSerialization, RpcServer } from "effect/rpc"
 import * as Socket from "effect/socket/Socket"
@@ -35,7 +21,7 @@ import * as Reader from "../src/Reader.ts"
 import * as Tcp from "../src/Tcp.ts"
 import * as Tls from "../src/Tls.ts"
 import { certificates } from "./tls/certs.ts"
-import { decode, eventually, readAll, reader } from "./util.ts"
+import { capture, decode, eventually, readAll, reader } from "./util.ts"
 
 const bounded = "10 seconds"
 
@@ -48,20 +34,6 @@ const serverTls = (options?: Partial<Tls.TlsListenOptions>): Tls.TlsListenOption
 })
 
 const clientTls = (options?: Tls.TlsConnectOptions): Tls.TlsConnectOptions => ({ ca: certs.ca, ...options })
-
-interface Logged {
-  readonly message: unknown
-  readonly annotations: Readonly<Record<string, unknown>>
-}
-
-/** A logger that keeps what the server logs. */
-const capture = () => {
-  const logs: Array<Logged> = []
-  const logger = Logger.make<unknown, void>((options) => {
-    logs.push({ message: options.message, annotations: options.fiber.getRef(References.CurrentLogAnnotations) })
-  })
-  return { logs, layer: Logger.layer([logger]) }
-}
 
 /** An echo server: every byte back until the peer's end, then its own end. */
 const echo = (connection: Connection) =>

@@ -1,5 +1,5 @@
 // Helpers shared by the socket tests.
-import { Effect, Option, Pull, Stream } from "effect"
+import { Effect, Logger, Option, Pull, References, Stream } from "effect"
 import type { Scope } from "effect"
 import type { Connection } from "../src/Connection.ts"
 import type { ReadError } from "../src/OSError.ts"
@@ -76,3 +76,18 @@ export const eventually = <A, E, R>(
       yield* Effect.sleep(interval)
     }
   })
+
+/** A log line a test kept: its message and the annotations it carried. */
+export interface Logged {
+  readonly message: unknown
+  readonly annotations: Readonly<Record<string, unknown>>
+}
+
+/** A logger that keeps what the server logs, for a test to read (`layer` installs it). */
+export const capture = () => {
+  const logs: Array<Logged> = []
+  const logger = Logger.make<unknown, void>((options) => {
+    logs.push({ message: options.message, annotations: options.fiber.getRef(References.CurrentLogAnnotations) })
+  })
+  return { logs, layer: Logger.layer([logger]) }
+}
