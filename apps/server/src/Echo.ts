@@ -100,21 +100,23 @@ export const isHealthCheck = (connection: Connection.Connection): boolean => con
 /** Where a connection's opened and closed lines go: info, or debug for a health check. */
 const levelOf = (connection: Connection.Connection): LogLevel.Severity => isHealthCheck(connection) ? "Debug" : "Info"
 
-const opened = (connection: Connection.Connection): Effect.Effect<void> =>
-  Effect.flatMap(
-    LogLevel.isEnabled(levelOf(connection)),
+const opened = (connection: Connection.Connection): Effect.Effect<void> => {
+  const level = levelOf(connection)
+  return Effect.flatMap(
+    LogLevel.isEnabled(level),
     (enabled) =>
       enabled
         ? Effect.flatMap(
           connection.options,
           (options) =>
-            Effect.annotateLogs(Effect.logWithLevel(levelOf(connection))("Connection opened"), {
+            Effect.annotateLogs(Effect.logWithLevel(level)("Connection opened"), {
               ...SocketOptions.toRecord(options),
               ...tlsRecord(connection)
             })
         )
         : Effect.void
   )
+}
 
 /**
  * What a connection left behind when its echo ended, for what observes it
@@ -162,12 +164,9 @@ const closed = (
     }
     if (error !== undefined) annotations.error = error
     if (message !== undefined) annotations.errorMessage = message
-    const log = check
-      ? Effect.logDebug("Connection closed")
-      : reason === "error"
-      ? Effect.logWarning("Connection closed")
-      : Effect.logInfo("Connection closed")
-    yield* Effect.annotateLogs(log, annotations)
+    // a client's connection that an error ended is a warning; a health check stays at debug whatever ended it
+    const level = !check && reason === "error" ? "Warn" : levelOf(connection)
+    yield* Effect.annotateLogs(Effect.logWithLevel(level)("Connection closed"), annotations)
     if (onClosed !== undefined) yield* onClosed({ ...closed, bytesIn: received, bytesOut: sent, exit })
   })
 

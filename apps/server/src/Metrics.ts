@@ -168,24 +168,26 @@ const noUpdates = { update: () => {}, modify: () => {} }
 export const observe = (stats: () => Tcp.ServerStats | undefined): Effect.Effect<void, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.contextWith((context: Context.Context<never>) =>
-      Effect.sync(() => [
-        Metric.registerUnsafe(connectionsActive, context, {
-          get: () => ({ value: stats()?.active ?? 0 }),
-          ...noUpdates
-        }),
-        Metric.registerUnsafe(connectionsAccepted, context, {
-          get: () => ({ count: stats()?.accepted ?? 0 }),
-          ...noUpdates
-        }),
-        Metric.registerUnsafe(connectionsRejected, context, {
-          get: () => ({ count: stats()?.rejected ?? 0 }),
-          ...noUpdates
-        }),
-        Metric.registerUnsafe(connectionsFailed, context, {
-          get: () => ({ count: stats()?.failed ?? 0 }),
-          ...noUpdates
-        })
-      ])
+      Effect.sync(() => {
+        // a counter that reads one of the server's counts (0 before it listens)
+        const counter = (metric: Metric.Counter<number>, count: (now: Tcp.ServerStats) => number) =>
+          Metric.registerUnsafe(metric, context, {
+            get: () => {
+              const now = stats()
+              return { count: now === undefined ? 0 : count(now) }
+            },
+            ...noUpdates
+          })
+        return [
+          Metric.registerUnsafe(connectionsActive, context, {
+            get: () => ({ value: stats()?.active ?? 0 }),
+            ...noUpdates
+          }),
+          counter(connectionsAccepted, (stats) => stats.accepted),
+          counter(connectionsRejected, (stats) => stats.rejected),
+          counter(connectionsFailed, (stats) => stats.failed)
+        ]
+      })
     ),
     (registrations) => Effect.sync(() => registrations.forEach((registration) => registration.remove()))
   ).pipe(Effect.asVoid)
