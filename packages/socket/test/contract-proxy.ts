@@ -18,7 +18,7 @@ import * as Tcp from "../src/Tcp.ts"
 import * as Tls from "../src/Tls.ts"
 import { proxyHeader, type Sent, tlv, v1, v1Unknown, v2 } from "./proxyHeaders.ts"
 import { certificates } from "./tls/certs.ts"
-import { capture, concat, encode, eventually, readAll } from "./util.ts"
+import { capture, concat, encode, eventually, liveProperty, readAll } from "./util.ts"
 
 const bounded = "10 seconds"
 
@@ -369,19 +369,12 @@ export const contractProxy = (name: string, layer: Layer.Layer<Tcp.Tcp>, options
         assert.deepStrictEqual((yield* server.accept).remoteAddress, client4)
       }))
 
-    it.live(
+    liveProperty(
       "property: however the header and what follows are cut, the connection is the same",
-      () =>
-        Effect.promise(() =>
-          fc.assert(
-            fc.asyncProperty(scenario, (input) =>
-              Effect.runPromise(
-                runScenario(input).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout(bounded))
-              )),
-            { numRuns: options.runs }
-          )
-        ),
-      60_000
+      scenario,
+      runScenario,
+      layer,
+      options.runs
     )
   })
 }

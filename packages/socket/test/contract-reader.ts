@@ -11,7 +11,7 @@ import type { Connection } from "../src/Connection.ts"
 import { FakeNetwork } from "../src/FakeNetwork.ts"
 import * as Reader from "../src/Reader.ts"
 import * as Tcp from "../src/Tcp.ts"
-import { concat, decode, encode, eventually, readAll } from "./util.ts"
+import { concat, decode, encode, eventually, liveProperty, readAll } from "./util.ts"
 
 const bounded = "10 seconds"
 
@@ -255,19 +255,12 @@ export const contractReader = (name: string, layer: Layer.Layer<Tcp.Tcp>, option
         assert.include(String(defectOf(yield* Effect.exit(reader.readUntil("")))), "at least one byte")
       }))
 
-    it.live(
+    liveProperty(
       "property: random operations over randomly cut bytes give asyncio's results, within the bounds",
-      () =>
-        Effect.promise(() =>
-          fc.assert(
-            fc.asyncProperty(scenario, (input) =>
-              Effect.runPromise(
-                runScenario(input).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout(bounded))
-              )),
-            { numRuns: options.runs }
-          )
-        ),
-      60_000
+      scenario,
+      runScenario,
+      layer,
+      options.runs
     )
   })
 }

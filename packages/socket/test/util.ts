@@ -1,8 +1,11 @@
 // Helpers shared by the socket tests.
+import { it } from "@effect/vitest"
 import { Effect, Logger, Option, Pull, References, Stream } from "effect"
-import type { Scope } from "effect"
+import type { Layer, Scope } from "effect"
+import * as fc from "fast-check"
 import type { Connection } from "../src/Connection.ts"
 import type { ReadError } from "../src/OSError.ts"
+import type { Tcp } from "../src/Tcp.ts"
 
 export const encode = (text: string): Uint8Array => new TextEncoder().encode(text)
 
@@ -91,3 +94,27 @@ export const capture = () => {
   })
   return { logs, layer: Logger.layer([logger]) }
 }
+
+/**
+ * A contract suite's property: `runs` random inputs, each run as its own scoped program on `layer`, bounded
+ * like the suite's other tests; the whole property within a minute.
+ */
+export const liveProperty = <A>(
+  title: string,
+  inputs: fc.Arbitrary<A>,
+  run: (input: A) => Effect.Effect<void, unknown, Tcp | Scope.Scope>,
+  layer: Layer.Layer<Tcp>,
+  runs: number
+): void =>
+  it.live(
+    title,
+    () =>
+      Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(inputs, (input) =>
+            Effect.runPromise(run(input).pipe(Effect.scoped, Effect.provide(layer), Effect.timeout("10 seconds")))),
+          { numRuns: runs }
+        )
+      ),
+    60_000
+  )
