@@ -1,7 +1,7 @@
 /**
  * HAProxy in front of a peer: the balancer of the `haproxy-*` servers. Debian's `haproxy` package (2.6 here);
- * where it is missing the bench installs it with `apt-get install -y haproxy` when it runs as root, else those
- * servers are skipped and the results say why. Each one runs in the foreground (`-db`) with a config written
+ * where it is missing the bench installs it as the tests do (apps/server/test/debian.ts: apt-get, as root), else
+ * those servers are skipped and the results say why. Each one runs in the foreground (`-db`) with a config written
  * to a temporary folder removed when the bench exits, under `setpriv --pdeathsig KILL` where util-linux has
  * it: HAProxy dies with the bench, even one killed by SIGKILL that could not stop its children.
  */
@@ -10,8 +10,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import type * as DebianPackages from "../../apps/server/test/debian.ts"
 import type { Proc } from "./processes.ts"
 import { sleep } from "./processes.ts"
+
+// the tests' Debian installer (loaded by URL: a relative import across TypeScript projects cannot be
+// rewritten for the build)
+const Debian = await import(
+  new URL("../../apps/server/test/debian.ts", import.meta.url).href
+) as typeof DebianPackages
 
 const candidates = ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]
 
@@ -22,19 +29,10 @@ const onPath = (): string | undefined => {
 
 const find = (): string | undefined => candidates.find((file) => existsSync(file)) ?? onPath()
 
+/** Installs Debian's haproxy where it is missing and this machine allows it, as the tests do; or why not. */
 const install = (): string | { readonly skip: string } => {
-  if (process.getuid?.() !== 0) {
-    return { skip: "HAProxy is not installed and the bench is not root (Debian: apt-get install haproxy)" }
-  }
-  const apt = spawnSync("apt-get", ["install", "-y", "haproxy"], {
-    encoding: "utf8",
-    timeout: 300_000,
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
-  })
-  const found = find()
-  if (found !== undefined) return found
-  const why = apt.error?.message ?? apt.stderr.trim().split("\n").at(-1) ?? `exit ${apt.status}`
-  return { skip: `HAProxy is not installed and \`apt-get install -y haproxy\` failed: ${why}` }
+  const why = Debian.ensureInstalled({ name: "haproxy", commands: [["haproxy", "-v"]], neededBy: "bench" })
+  return find() ?? { skip: why ?? "haproxy is not installed" }
 }
 
 let binary: { readonly path: string; readonly version: string } | { readonly skip: string } | undefined
